@@ -1,0 +1,5 @@
+import sys
+
+from sfgen.cli import main
+
+sys.exit(main())

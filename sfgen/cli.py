@@ -1,0 +1,143 @@
+"""The ``sfgen`` command: list, compile, run, status, reset. Errors become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from sfgen import __version__
+from sfgen.exceptions import SfgenError
+from sfgen.options import RUNTIME_OPTIONS, parse_bool
+
+RUNNERS = {"processes": "local", "slurm": "slurm", "ngc": "ngc"}
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run module: a dotted name importable from here, or a .py file")
+    parser.add_argument("--train_dir", default="./train_dir", help="directory for sub-experiments")
+    parser.add_argument("--experiment_suffix", default="", help="append this to the name of the experiment dir")
+
+
+def _add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    for name, option in RUNTIME_OPTIONS.items():
+        kind = str if option.kind not in (int, float) else option.kind
+        parser.add_argument(f"--{name}", type=kind, default=None, help=f"{option.help} (default: {option.default})")
+    parser.add_argument("--out", type=Path, default=Path("."), help="workflow directory (default: here)")
+    parser.add_argument("--force", action="store_true", help="replace a workflow compiled from another run")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in RUNTIME_OPTIONS if getattr(args, name) is not None}
+
+
+def _compile(args: argparse.Namespace, argv: list[str]):
+    from sfgen.compile import compile_workflow
+
+    compiled = compile_workflow(
+        args.run,
+        args.out,
+        args.train_dir,
+        args.experiment_suffix,
+        _options(args),
+        compile_cmd=shlex.join(["sfgen", *argv]),
+        force=args.force,
+    )
+    print(f"sfgen: compiled {len(compiled.specs)} experiments of run '{compiled.run_name}' into {compiled.out / 'Snakefile'}")
+    if compiled.changed:
+        names = ", ".join(spec.name for spec in compiled.changed[:5]) + (" ..." if len(compiled.changed) > 5 else "")
+        print(
+            f"sfgen: {len(compiled.changed)} finished experiments now have a different command ({names}); "
+            "they stay done. To redo them: sfgen reset NAME (or snakemake --forcerun RULE)"
+        )
+    return compiled
+
+
+def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
+    from sfgen.experiments import describe
+    from sfgen.loader import load_run
+
+    specs = describe(load_run(args.run), args.train_dir, args.experiment_suffix)
+    if args.json:
+        rows = [{**spec.to_dict(), "argv": spec.argv, "marker": spec.marker, "log": spec.log} for spec in specs]
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    width = max(len(spec.name) for spec in specs)
+    for index, spec in enumerate(specs):
+        print(f"{index:>4}  {spec.name:<{width}}  rule {spec.rule}")
+        print(f"      {spec.cmd}")
+        if spec.env_vars:
+            print(f"      env: {' '.join(f'{k}={shlex.quote(str(v))}' for k, v in spec.env_vars.items())}")
+    print(f"{len(specs)} experiments")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace, argv: list[str]) -> int:
+    _compile(args, argv)
+    print("sfgen: run it with: snakemake --profile profiles/local   (or profiles/slurm, profiles/ngc)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from sfgen.execute import run_snakemake
+
+    compiled = _compile(args, argv)
+    return run_snakemake(compiled, RUNNERS[args.runner])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sfgen", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sfgen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list the experiments of a run, in order")
+    _add_run_arguments(listing)
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(func=cmd_list)
+
+    compiling = commands.add_parser("compile", help="write the Snakefile and profiles for a run")
+    _add_run_arguments(compiling)
+    _add_option_arguments(compiling)
+    compiling.set_defaults(func=cmd_compile)
+
+    running = commands.add_parser("run", help="compile and run, with Sample Factory's runner options")
+    add_runner_arguments(running)
+    running.set_defaults(func=cmd_run)
+    return parser
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sample Factory's runner CLI, option for option, plus where to write the workflow."""
+    _add_run_arguments(parser)
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default="processes")
+    _add_option_arguments(parser)
+    parser.add_argument("--slurm_print_only", type=parse_bool, default=False, help="print, submit nothing")
+    parser.add_argument("--ngc_print_only", type=parse_bool, default=False, help="print, submit nothing")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args, argv)
+    except SfgenError as error:
+        if args.debug:
+            raise
+        print(f"sfgen: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `sfgen list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

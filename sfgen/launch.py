@@ -1,0 +1,228 @@
+"""The launcher each experiment job runs: GPU slot, environment, log file, completion marker.
+
+Invoked by the generated Snakefile as ``python -m sfgen.launch --snakefile S --options JSON RULE``. It
+runs the experiment's argv without a shell in a session of its own, so that an interrupt (SIGINT,
+SIGTERM, SIGHUP, or Snakemake dying) stops the whole process tree, and writes the marker only after
+exit 0. Its exit code is the experiment's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sfgen import __version__
+from sfgen.experiments import ExperimentSpec
+from sfgen.markers import read_record, write_record
+from sfgen.slots import Claim, claim, gpu_ids, try_lock
+from sfgen.snakefile import find_experiment
+
+LOCAL_ENV = "SFGEN_LOCAL"  # set by the Snakefile's onstart for local runs: the launcher assigns GPU slots
+_POLL = 0.2
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _git_commit(directory: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(proc: subprocess.Popen, signum: int, timeout: float) -> None:
+    """Stop the experiment's process group and every descendant: ``signum`` first, SIGKILL after timeout."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    _signal_group(proc.pid, signum)
+    for process in descendants:
+        with suppress(psutil.Error):
+            process.send_signal(signum)
+    deadline = time.monotonic() + timeout
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    _, alive = psutil.wait_procs(descendants, timeout=max(0.0, deadline - time.monotonic()))
+    _signal_group(proc.pid, signal.SIGKILL)
+    for process in alive:
+        with suppress(psutil.Error):
+            process.kill()
+    proc.wait()
+
+
+class Launcher:
+    def __init__(self, snakefile: Path, options: dict[str, Any], spec: ExperimentSpec):
+        self.workflow_dir = snakefile.parent
+        self.options = options
+        self.spec = spec
+        self.interrupted: int | None = None
+        self.parent = os.getppid()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.interrupted = signum
+
+    def _check_parent(self) -> bool:
+        if self.interrupted is None and os.getppid() != self.parent:
+            self.interrupted = signal.SIGTERM  # Snakemake is gone: don't leave the experiment behind
+        return self.interrupted is not None
+
+    def _say(self, message: str) -> None:
+        print(f"sfgen: {self.spec.name}: {message}", file=sys.stderr, flush=True)
+
+    def _hold_running_lock(self) -> int | None:
+        """Lock this experiment for as long as any of its processes lives; wait out an orphaned earlier run."""
+        path = self.workflow_dir / ".sfgen" / "running" / f"{self.spec.rule}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        waited = False
+        while (fd := try_lock(path)) is None:
+            if not waited:
+                self._say("an earlier run of this experiment is still running: waiting for it to end")
+                waited = True
+            if self._check_parent():
+                return None
+            time.sleep(1)
+        return fd
+
+    def _claim_slot(self) -> Claim | None:
+        if os.environ.get(LOCAL_ENV) != "1":
+            return Claim(None, None)  # a cluster job: the scheduler assigned the GPUs
+        per_gpu = int(self.options["experiments_per_gpu"])
+        gpus = None
+        if per_gpu > 0:
+            gpus = gpu_ids(int(self.options["num_gpus"]), os.environ.get("CUDA_VISIBLE_DEVICES"))
+        return claim(
+            self.workflow_dir / self.options["slot_dir"],
+            gpus,
+            per_gpu,
+            float(self.options["pause_between"]),
+            self._check_parent,
+            lambda: self._say("waiting for a free GPU slot"),
+        )
+
+    def _environment(self, slot: Claim) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop(LOCAL_ENV, None)
+        if slot.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = slot.gpu
+        for key, value in (self.spec.env_vars or {}).items():
+            env[key] = str(value)
+        return env
+
+    def _execute(self, env: dict[str, str], workdir: Path, held: tuple[int, ...], record: dict[str, Any]) -> int:
+        """Run the experiment with its output in its log file; return its exit code (128+N for signal N)."""
+        log_path = self.workflow_dir / self.spec.log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab", buffering=0) as log:
+            log.write(
+                f"==== sfgen {record['start']} start {self.spec.name} on {record['host']} "
+                f"CUDA_VISIBLE_DEVICES={record['gpu']}\n".encode()
+            )
+            started = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    self.spec.argv,
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=held,
+                )
+            except OSError as error:
+                log.write(f"==== sfgen: cannot start {self.spec.argv[0]}: {error}\n".encode())
+                code = 127
+            else:
+                record["pid"] = proc.pid
+                while proc.poll() is None and not self._check_parent():
+                    with suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=_POLL)
+                if self.interrupted is not None and proc.poll() is None:
+                    _stop(proc, self.interrupted, float(self.options["kill_timeout"]))
+                code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+                if self.interrupted is not None and code == 0:
+                    code = 128 + self.interrupted
+            record.update(end=_now(), duration_s=round(time.monotonic() - started, 3), exit_code=code)
+            log.write(f"==== sfgen {record['end']} exit {code} after {record['duration_s']} s\n".encode())
+        return code
+
+    def run(self) -> int:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        running = self._hold_running_lock()
+        if running is None:
+            return 128 + (self.interrupted or signal.SIGTERM)
+        if read_record(self.workflow_dir / self.spec.marker) is not None:
+            self._say("finished by an earlier run")
+            return 0
+        slot = self._claim_slot()
+        if slot is None:
+            return 128 + (self.interrupted or signal.SIGTERM)
+        env = self._environment(slot)
+        workdir = (self.workflow_dir / self.options["workdir"]).resolve()
+        record: dict[str, Any] = {
+            "name": self.spec.name,
+            "rule": self.spec.rule,
+            "cmd": self.spec.cmd,
+            "argv": self.spec.argv,
+            "root_dir": self.spec.root_dir,
+            "env_vars": self.spec.env_vars,
+            "workdir": str(workdir),
+            "host": socket.gethostname(),
+            "gpu": env.get("CUDA_VISIBLE_DEVICES"),
+            "slurm_job_id": env.get("SLURM_JOB_ID"),
+            "pid": None,
+            "start": _now(),
+            "sfgen_version": __version__,
+            "git_commit": _git_commit(workdir),
+            "log": self.spec.log,
+        }
+        held = tuple(fd for fd in (running, slot.fd) if fd is not None)
+        code = self._execute(env, workdir, held, record)
+        if code == 0:
+            write_record(self.workflow_dir / self.spec.marker, record)
+            (self.workflow_dir / self.spec.failure).unlink(missing_ok=True)
+        else:
+            record["interrupted"] = self.interrupted is not None
+            write_record(self.workflow_dir / self.spec.failure, record)
+            self._say(f"failed with exit code {code}; log: {self.workflow_dir / self.spec.log}")
+        return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sfgen.launch", description=__doc__)
+    parser.add_argument("--snakefile", required=True, type=Path)
+    parser.add_argument("--options", required=True, type=json.loads)
+    parser.add_argument("rule")
+    args = parser.parse_args(argv)
+    snakefile = args.snakefile.resolve()
+    return Launcher(snakefile, args.options, find_experiment(snakefile, args.rule)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

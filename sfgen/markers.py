@@ -1,0 +1,45 @@
+"""Completion markers and failure records: small JSON files, written atomically.
+
+A marker exists only for an experiment whose command exited 0; a failure record keeps the last failed
+attempt. A marker that cannot be read (truncated, corrupt) counts as not done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``; None if it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

@@ -1,0 +1,140 @@
+"""What the generated Snakefile calls: options, its experiments, the launch command, the local limits.
+
+Rules are made in a loop (``name:`` directive) so Snakemake's per-job cost does not grow with the sweep.
+Inside a cluster job (``--mode remote``) only the job's own target rule is made, so a job starts as fast
+as a one-rule workflow.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sfgen.exceptions import SfgenError
+from sfgen.experiments import ExperimentSpec
+from sfgen.launch import LOCAL_ENV
+from sfgen.options import RUNTIME_OPTIONS, validated
+from sfgen.slots import gpu_ids
+from sfgen.snakefile import decode_block
+
+_held: list[int] = []  # descriptors of locks held for the life of this Snakemake process
+
+
+def _runs_locally(workflow: Any) -> bool:
+    """True for a local run: Snakemake got --cores, not --jobs (as its scheduler decides it too)."""
+    return workflow.global_resources["_nodes"].value is None and not workflow.remote_exec
+
+
+def configure(workflow: Any, config: dict[str, Any], compiled: dict[str, Any]) -> None:
+    """Fill ``config`` with the compiled options where ``--config`` did not set them, checked; for a
+    local run also bound the experiments by max_parallel and the GPU slots (unless --resources did)."""
+    for key, value in compiled.items():
+        config.setdefault(key, value)
+    config.update(validated(config))
+    if not _runs_locally(workflow):
+        return
+    limits = {"sfgen_jobs": config["max_parallel"]}
+    if config["experiments_per_gpu"] > 0:
+        gpu_ids(config["num_gpus"], os.environ.get("CUDA_VISIBLE_DEVICES"))  # fail now, not in every job
+        limits["sfgen_gpu_slots"] = config["num_gpus"] * config["experiments_per_gpu"]
+    for name, value in limits.items():
+        if name not in workflow.global_resources:
+            workflow.global_resources[name] = value
+
+
+def _target_rules(argv: list[str]) -> set[str] | None:
+    """Rules named by ``--target-jobs RULE:...`` on this process's command line (a cluster job)."""
+    if "--target-jobs" not in argv:
+        return None
+    targets = set()
+    for arg in argv[argv.index("--target-jobs") + 1 :]:
+        if arg.startswith("--"):
+            break
+        targets.add(arg.split(":", 1)[0])
+    return targets
+
+
+def experiments(workflow: Any, block: str) -> list[ExperimentSpec]:
+    """The experiments to make rules for: all of them, or inside a cluster job only its target."""
+    targets = _target_rules(sys.argv) if workflow.remote_exec else None
+    if targets:
+        prefixes = tuple(json.dumps({"rule": rule})[:-1] + "," for rule in targets)
+        block = "\n".join(line for line in block.split("\n") if line.startswith(prefixes))
+    return decode_block(block)
+
+
+def launch_command(workflow: Any, config: dict[str, Any]) -> str:
+    """The shell words that start ``sfgen.launch`` for a rule (its name is appended by the rule)."""
+    options = {name: config[name] for name in RUNTIME_OPTIONS if name in config}
+    return shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "sfgen.launch",
+            "--snakefile",
+            os.path.abspath(workflow.main_snakefile),
+            "--options",
+            json.dumps(options, sort_keys=True),
+        ]
+    )
+
+
+def resources(config: dict[str, Any]) -> dict[str, Any]:
+    """Resources of every experiment rule: one local job slot, one GPU slot when GPUs are pinned."""
+    result: dict[str, Any] = {"sfgen_jobs": 1}
+    if config["experiments_per_gpu"] > 0:
+        result["sfgen_gpu_slots"] = 1
+    return result
+
+
+def _lock_workflow(workflow_dir: Path) -> None:
+    """Refuse a second Snakemake on this workflow; the kernel drops the lock if this process dies."""
+    path = workflow_dir / ".sfgen" / "snakemake.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode().strip() or "?"
+        os.close(fd)
+        raise SfgenError(
+            f"another Snakemake (pid {holder}) is running this workflow in {workflow_dir}: "
+            "wait for it to end or stop it, then run again"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _held.append(fd)
+
+
+def _terminate_jobs_on_sigterm() -> None:
+    """Make SIGTERM stop running experiments now (Snakemake alone would wait for them to finish)."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        import psutil
+
+        for child in psutil.Process().children():
+            try:
+                child.terminate()
+            except psutil.Error:
+                pass
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def on_start(workflow: Any, config: dict[str, Any]) -> None:
+    """Before the first job: lock the workflow; for a local run also have the launchers pin GPUs and
+    make SIGTERM stop the experiments."""
+    _lock_workflow(Path(workflow.main_snakefile).resolve().parent)
+    if not _runs_locally(workflow):
+        return
+    os.environ[LOCAL_ENV] = "1"
+    _terminate_jobs_on_sigterm()
