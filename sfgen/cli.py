@@ -137,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `sfgen list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:  # a bug in sfgen: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"sfgen: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -52,6 +52,28 @@ def _signal_group(pgid: int, signum: int) -> None:
         pass
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_group(pgid: int, timeout: float) -> bool:
+    """Stop what the experiment left running in its process group (workers that would hold the GPU)."""
+    if not _group_alive(pgid):
+        return False
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _signal_group(pgid, signal.SIGKILL)
+    return True
+
+
 def _stop(proc: subprocess.Popen, signum: int, timeout: float) -> None:
     """Stop the experiment's process group and every descendant: ``signum`` first, SIGKILL after timeout."""
     import psutil
@@ -164,6 +186,8 @@ class Launcher:
                         proc.wait(timeout=_POLL)
                 if self.interrupted is not None and proc.poll() is None:
                     _stop(proc, self.interrupted, float(self.options["kill_timeout"]))
+                elif _reap_group(proc.pid, float(self.options["kill_timeout"])):
+                    log.write(b"==== sfgen: stopped processes the experiment left running\n")
                 code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
                 if self.interrupted is not None and code == 0:
                     code = 128 + self.interrupted

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from os.path import join
 from typing import Any
 
+from sfgen.exceptions import InvalidExperimentError
+
 
 def _seeded_shuffle(combinations: list[Any]) -> list[Any]:
     """Shuffle with a seed derived from the combinations, so the order is the same on every compile."""
@@ -98,6 +100,11 @@ class GeneratedExperiment:
 def _shorthand(param: str, used: list[str]) -> str:
     """Sample Factory's abbreviation of a parameter name, lengthened while already used."""
     tokens = re.split("[._-]", param)
+    if not all(tokens[:-1]):
+        raise InvalidExperimentError(
+            f"parameter name {param!r} has an empty part between separators, which Sample Factory cannot "
+            "abbreviate: rename it (e.g. without doubled or leading '_', '.', '-')"
+        )
     head = [t[0] for t in tokens[:-1]]
     last = tokens[-1]
     length = min(3, len(last))

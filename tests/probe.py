@@ -1,0 +1,43 @@
+"""A test trainer: records each run (argv, environment, pid, times) as a JSON file, then sleeps and exits.
+
+Arguments it reads (others are recorded and ignored): ``--probe_dir=DIR`` where records go,
+``--sleep=S`` seconds to sleep, ``--exit=N`` exit code, ``--spawn=1`` start a child that sleeps too
+(to test that whole process trees are stopped).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+
+def main() -> int:
+    options = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if arg.startswith("--") and "=" in arg)
+    record = {
+        "argv": sys.argv[1:],
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "env": {k: v for k, v in os.environ.items() if k.startswith("PROBE_") or k == "CUDA_VISIBLE_DEVICES"},
+        "start": time.time(),
+    }
+    sleep = float(options.get("sleep", 0))
+    child = None
+    if options.get("spawn") == "1":
+        child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({sleep + 60})"])
+        record["child_pid"] = child.pid
+    path = os.path.join(options["probe_dir"], f"{uuid.uuid4().hex}.json")
+    with open(path + ".tmp", "w") as handle:
+        json.dump(record, handle)
+    os.replace(path + ".tmp", path)
+    time.sleep(sleep)
+    record["end"] = time.time()
+    with open(path, "w") as handle:
+        json.dump(record, handle)
+    return int(options.get("exit", 0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""v1: Hydra-style overrides: param_prefix='' with dotted keys, non-SF experiment dirs."""
+
+from sample_factory.runner.run_description import Experiment, ParamGrid, RunDescription
+
+_params = ParamGrid([
+    ('model.lr', [0.001, 1e-4]),
+    ('trainer.max_epochs', [10]),
+    ('data.batch-size', [32, 64]),
+    ('seed', [1]),
+])
+
+_experiments = [
+    Experiment('hydra', 'python my_app.py', _params.generate_params(randomize=False)),
+]
+
+RUN_DESCRIPTION = RunDescription(
+    'hydra_v1', experiments=_experiments, experiment_dirs_sf_format=False,
+    experiment_arg_name='name', experiment_dir_arg_name='hydra.run.dir', param_prefix='',
+)
