@@ -10,7 +10,7 @@ _params = ParamGrid([
 _experiments = [
     Experiment(
         'basic_envs_fs4',
-        'python examples/fake_trainer.py --fake_seconds=0.2 --train_for_env_steps=500000000 --algo=APPO --env_frameskip=4 --use_rnn=True --num_workers=36 --num_envs_per_worker=8 --num_policies=1 --ppo_epochs=1 --rollout=32 --recurrence=32 --batch_size=2048 --wide_aspect_ratio=False',
+        'python3 examples/fake_trainer.py --fake_seconds=0.2 --train_for_env_steps=500000000 --algo=APPO --env_frameskip=4 --use_rnn=True --num_workers=36 --num_envs_per_worker=8 --num_policies=1 --ppo_epochs=1 --rollout=32 --recurrence=32 --batch_size=2048 --wide_aspect_ratio=False',
         _params.generate_params(randomize=False),
     ),
 ]

@@ -57,6 +57,16 @@ def _compile(args: argparse.Namespace, argv: list[str]):
     return compiled
 
 
+def _described(args: argparse.Namespace):
+    """The experiments and the checked options, for the print-only modes that write and submit nothing."""
+    from sfgen.experiments import describe
+    from sfgen.loader import load_run
+    from sfgen.options import RUNTIME_OPTIONS, validated
+
+    options = validated({**{n: o.default for n, o in RUNTIME_OPTIONS.items()}, **_options(args)})
+    return describe(load_run(args.run), args.train_dir, args.experiment_suffix), options
+
+
 def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
     from sfgen.experiments import describe
     from sfgen.loader import load_run
@@ -86,6 +96,14 @@ def cmd_compile(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from sfgen.execute import run_snakemake
 
+    if args.runner == "slurm" and args.slurm_print_only:
+        from sfgen.slurm import print_submissions
+
+        return print_submissions(*_described(args))
+    if args.runner == "ngc" and args.ngc_print_only:
+        from sfgen.ngc import print_commands
+
+        return print_commands(*_described(args))
     compiled = _compile(args, argv)
     return run_snakemake(compiled, RUNNERS[args.runner])
 
