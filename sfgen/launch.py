@@ -45,6 +45,13 @@ def _git_commit(directory: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def _tail(path: Path, lines: int = 10) -> str:
+    """The last lines of a log, for the failure message Snakemake shows."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - 64 * 1024))
+        return b"".join(handle.readlines()[-lines:]).decode(errors="replace").rstrip("\n")
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     try:
         os.killpg(pgid, signum)
@@ -53,13 +60,24 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies don't count: an init that does not reap
+    orphans would otherwise keep a finished group alive forever)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != b"Z":
+                return True
+    return False
 
 
 def _reap_group(pgid: int, timeout: float) -> bool:
@@ -132,18 +150,20 @@ class Launcher:
 
     def _claim_slot(self) -> Claim | None:
         if os.environ.get(LOCAL_ENV) != "1":
-            return Claim(None, None)  # a cluster job: the scheduler assigned the GPUs
+            return Claim(None)  # a cluster job: the scheduler assigned the GPUs
         per_gpu = int(self.options["experiments_per_gpu"])
         gpus = None
         if per_gpu > 0:
             gpus = gpu_ids(int(self.options["num_gpus"]), os.environ.get("CUDA_VISIBLE_DEVICES"))
+        run_dir = self.workflow_dir / ".sfgen" / "run-slots"
         return claim(
+            [run_dir / f"run{index}.lock" for index in range(int(self.options["max_parallel"]))],
             self.workflow_dir / self.options["slot_dir"],
             gpus,
             per_gpu,
             float(self.options["pause_between"]),
             self._check_parent,
-            lambda: self._say("waiting for a free GPU slot"),
+            lambda: self._say("waiting for a free slot"),
         )
 
     def _environment(self, slot: Claim) -> dict[str, str]:
@@ -184,13 +204,14 @@ class Launcher:
                 while proc.poll() is None and not self._check_parent():
                     with suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=_POLL)
-                if self.interrupted is not None and proc.poll() is None:
+                stopped = self.interrupted is not None and proc.poll() is None
+                if stopped:
                     _stop(proc, self.interrupted, float(self.options["kill_timeout"]))
                 elif _reap_group(proc.pid, float(self.options["kill_timeout"])):
                     log.write(b"==== sfgen: stopped processes the experiment left running\n")
                 code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-                if self.interrupted is not None and code == 0:
-                    code = 128 + self.interrupted
+                if stopped and code == 0:  # it caught the signal and exited 0: still not finished
+                    code = 128 + (self.interrupted or signal.SIGTERM)
             record.update(end=_now(), duration_s=round(time.monotonic() - started, 3), exit_code=code)
             log.write(f"==== sfgen {record['end']} exit {code} after {record['duration_s']} s\n".encode())
         return code
@@ -226,15 +247,20 @@ class Launcher:
             "git_commit": _git_commit(workdir),
             "log": self.spec.log,
         }
-        held = tuple(fd for fd in (running, slot.fd) if fd is not None)
+        held = (running, *slot.fds)
+        started = self.workflow_dir / ".sfgen" / "running" / f"{self.spec.rule}.json"
+        write_record(started, record)  # where and since when, for `sfgen status` while it runs
         code = self._execute(env, workdir, held, record)
+        slot.release()  # the next experiment may start while this one's records are written
+        started.unlink(missing_ok=True)
         if code == 0:
             write_record(self.workflow_dir / self.spec.marker, record)
             (self.workflow_dir / self.spec.failure).unlink(missing_ok=True)
         else:
             record["interrupted"] = self.interrupted is not None
             write_record(self.workflow_dir / self.spec.failure, record)
-            self._say(f"failed with exit code {code}; log: {self.workflow_dir / self.spec.log}")
+            log_path = self.workflow_dir / self.spec.log
+            self._say(f"failed with exit code {code}; log: {log_path}; its last lines:\n{_tail(log_path)}")
         return code
 
 

@@ -36,10 +36,11 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+def read_record(path: Path | str) -> dict[str, Any] | None:
     """The record at ``path``; None if it is missing or unreadable."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:  # plain open and bytes: `sfgen status` reads 10,000 of these
+            record = json.loads(handle.read())
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None

@@ -1,6 +1,7 @@
 """Local GPU slots as flock'd files: the kernel releases a slot when every process holding it is gone.
 
 A slot file per (GPU, index) lives in the slot dir; workflows pointed at the same dir share the GPUs.
+Run slots (one per ``max_parallel``) live in the workflow's own state dir: the limit is per workflow.
 The choice follows Sample Factory: the GPU with the most free slots, ties to the lower id. Starts are
 spaced by ``pause_between`` seconds, recorded in the same lock file that serialises the choice.
 """
@@ -42,13 +43,26 @@ def try_lock(path: Path) -> int | None:
 
 @dataclass
 class Claim:
-    """What a starting experiment holds: its GPU (None: untouched) and the slot lock's descriptor."""
+    """What a starting experiment holds: its GPU (None: untouched) and its slot locks' descriptors."""
 
     gpu: str | None
-    fd: int | None
+    fds: tuple[int, ...] = ()
+
+    def release(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = ()
 
 
-def _pick(slot_dir: Path, gpus: list[str], per_gpu: int) -> Claim | None:
+def _first_free(paths: list[Path]) -> int | None:
+    for path in paths:
+        fd = try_lock(path)
+        if fd is not None:
+            return fd
+    return None
+
+
+def _pick_gpu(slot_dir: Path, gpus: list[str], per_gpu: int) -> tuple[str, int] | None:
     free: list[list[int]] = []
     for gpu in gpus:
         held = []
@@ -57,10 +71,8 @@ def _pick(slot_dir: Path, gpus: list[str], per_gpu: int) -> Claim | None:
             if fd is not None:
                 held.append(fd)
         free.append(held)
-    best = max(range(len(gpus)), key=lambda i: (len(free[i]), -i), default=None)
-    chosen = None
-    if best is not None and free[best]:
-        chosen = Claim(gpus[best], free[best].pop(0))
+    best = max(range(len(gpus)), key=lambda i: (len(free[i]), -i))
+    chosen = (gpus[best], free[best].pop(0)) if free[best] else None
     for held in free:
         for fd in held:
             os.close(fd)
@@ -68,6 +80,7 @@ def _pick(slot_dir: Path, gpus: list[str], per_gpu: int) -> Claim | None:
 
 
 def claim(
+    run_slots: list[Path],
     slot_dir: Path,
     gpus: list[str] | None,
     per_gpu: int,
@@ -75,13 +88,15 @@ def claim(
     interrupted: Callable[[], bool],
     on_wait: Callable[[], None],
 ) -> Claim | None:
-    """Wait for the start spacing and, when ``gpus`` is given, a free GPU slot; None if interrupted."""
+    """Wait for a run slot, the start spacing and, when ``gpus`` is given, a free GPU slot; None if
+    interrupted. Launchers may wait here before a slot frees: the slot passes on within milliseconds."""
     slot_dir.mkdir(parents=True, exist_ok=True)
+    run_slots[0].parent.mkdir(parents=True, exist_ok=True)
     waited = False
     while not interrupted():
         lock = try_lock(slot_dir / "select.lock")
         if lock is None:
-            time.sleep(0.05)
+            time.sleep(0.005)
             continue
         try:
             last = os.pread(lock, 64, 0).decode() or "0"
@@ -89,16 +104,18 @@ def claim(
             if delay > 0:
                 time.sleep(min(delay, 0.5))
                 continue
-            chosen = _pick(slot_dir, gpus, per_gpu) if gpus else Claim(None, None)
-            if chosen is not None:
-                stamp = f"{time.time():.6f}".encode()
-                os.ftruncate(lock, 0)
-                os.pwrite(lock, stamp, 0)
-                return chosen
+            run = _first_free(run_slots)
+            if run is not None:
+                gpu = _pick_gpu(slot_dir, gpus, per_gpu) if gpus else (None, None)
+                if gpu is not None:
+                    os.ftruncate(lock, 0)
+                    os.pwrite(lock, f"{time.time():.6f}".encode(), 0)
+                    return Claim(gpu[0], tuple(fd for fd in (run, gpu[1]) if fd is not None))
+                os.close(run)
         finally:
             os.close(lock)
         if not waited:
             on_wait()
             waited = True
-        time.sleep(0.2)
+        time.sleep(0.01)
     return None

@@ -14,8 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from sfgen import __version__
 from sfgen.experiments import ExperimentSpec
 
@@ -41,6 +39,8 @@ def _comment(value: Any) -> str:
 def render(
     specs: list[ExperimentSpec], options: dict[str, Any], run_name: str, run_module: str, compile_cmd: str
 ) -> str:
+    import jinja2  # here, not at the top: `sfgen status` reads Snakefiles and needs no templates
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("sfgen", "templates"),
         autoescape=False,

@@ -8,6 +8,7 @@ as a one-rule workflow.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import shlex
@@ -19,16 +20,25 @@ from typing import Any
 from sfgen.exceptions import SfgenError
 from sfgen.experiments import ExperimentSpec
 from sfgen.launch import LOCAL_ENV
+from sfgen.markers import write_record
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.slots import gpu_ids
 from sfgen.snakefile import decode_block
 
+_WAITING = 4  # launchers beyond the slots that wait, ready to start
 _held: list[int] = []  # descriptors of locks held for the life of this Snakemake process
+RUN_OPTIONS = Path(".sfgen") / "options.json"  # a cluster run's effective options, for the submit programs
 
 
 def _runs_locally(workflow: Any) -> bool:
     """True for a local run: Snakemake got --cores, not --jobs (as its scheduler decides it too)."""
     return workflow.global_resources["_nodes"].value is None and not workflow.remote_exec
+
+
+def pause_garbage_collection() -> None:
+    """Stop the cyclic GC while rules and the DAG are built: its gen-2 passes over the growing heap cost
+    more than the rules themselves at 10,000 experiments. ``on_start`` turns it back on."""
+    gc.disable()
 
 
 def configure(workflow: Any, config: dict[str, Any], compiled: dict[str, Any]) -> None:
@@ -37,15 +47,15 @@ def configure(workflow: Any, config: dict[str, Any], compiled: dict[str, Any]) -
     for key, value in compiled.items():
         config.setdefault(key, value)
     config.update(validated(config))
-    if not _runs_locally(workflow):
+    if not _runs_locally(workflow) or "sfgen_jobs" in workflow.global_resources:
         return
-    limits = {"sfgen_jobs": config["max_parallel"]}
+    slots = config["max_parallel"]
     if config["experiments_per_gpu"] > 0:
         gpu_ids(config["num_gpus"], os.environ.get("CUDA_VISIBLE_DEVICES"))  # fail now, not in every job
-        limits["sfgen_gpu_slots"] = config["num_gpus"] * config["experiments_per_gpu"]
-    for name, value in limits.items():
-        if name not in workflow.global_resources:
-            workflow.global_resources[name] = value
+        slots = min(slots, config["num_gpus"] * config["experiments_per_gpu"])
+    # The launchers enforce the slots with kernel locks; a few more of them than slots wait on those
+    # locks, so a freed slot is taken within milliseconds instead of after Snakemake's next round.
+    workflow.global_resources["sfgen_jobs"] = slots + min(slots, _WAITING)
 
 
 def _target_rules(argv: list[str]) -> set[str] | None:
@@ -86,11 +96,8 @@ def launch_command(workflow: Any, config: dict[str, Any]) -> str:
 
 
 def resources(config: dict[str, Any]) -> dict[str, Any]:
-    """Resources of every experiment rule: one local job slot, one GPU slot when GPUs are pinned."""
-    result: dict[str, Any] = {"sfgen_jobs": 1}
-    if config["experiments_per_gpu"] > 0:
-        result["sfgen_gpu_slots"] = 1
-    return result
+    """Resources of every experiment rule: one local job (bounded in ``configure``)."""
+    return {"sfgen_jobs": 1}
 
 
 def _lock_workflow(workflow_dir: Path) -> None:
@@ -131,10 +138,16 @@ def _terminate_jobs_on_sigterm() -> None:
 
 
 def on_start(workflow: Any, config: dict[str, Any]) -> None:
-    """Before the first job: lock the workflow; for a local run also have the launchers pin GPUs and
-    make SIGTERM stop the experiments."""
-    _lock_workflow(Path(workflow.main_snakefile).resolve().parent)
+    """Before the first job: lock the workflow; for a cluster run record the options (with --config
+    overrides) for the submit programs; for a local run have the launchers pin GPUs and make SIGTERM
+    stop the experiments."""
+    gc.freeze()  # the rules and the DAG live until the end: keep them out of every later collection
+    gc.enable()
+    snakefile = Path(workflow.main_snakefile).resolve()
+    _lock_workflow(snakefile.parent)
     if not _runs_locally(workflow):
+        options = {name: config[name] for name in RUNTIME_OPTIONS if name in config}
+        write_record(snakefile.parent / RUN_OPTIONS, {"snakefile": str(snakefile), "options": options})
         return
     os.environ[LOCAL_ENV] = "1"
     _terminate_jobs_on_sigterm()

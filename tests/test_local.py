@@ -172,15 +172,15 @@ def test_interrupt_stops_every_experiment_tree_and_the_rerun_resumes(project, ho
     )
     out = project.root / "wf"
     if how == "sigterm-to-snakemake":
-        compile_sweep(project, run, "--max_parallel=3", "--pause_between=0")
+        compile_sweep(project, run, "--max_parallel=5", "--pause_between=0")
         proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--profile", "profiles/local"], cwd=out, env=clean_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sfgen", "run", f"--run={run}", "--out=wf", "--max_parallel=3", "--pause_between=0"],
+            [sys.executable, "-m", "sfgen", "run", f"--run={run}", "--out=wf", "--max_parallel=5", "--pause_between=0"],
             cwd=project.root, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-    # the two short experiments finish, then three long ones (with a child each) run
+    # all five start; the two short ones finish, the three long ones (with a child each) run
     def long_runs():
         return [r for r in probe_records(project.probes) if "--sleep=120" in r["argv"]]
 
