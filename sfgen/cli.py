@@ -100,12 +100,39 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         from sfgen.slurm import print_submissions
 
         return print_submissions(*_described(args))
+    if args.runner == "ngc" and args.ngc_job_template is None:
+        raise SfgenError("--runner=ngc needs the NGC job template: pass --ngc_job_template=FILE (an ngc batch run line)")
     if args.runner == "ngc" and args.ngc_print_only:
         from sfgen.ngc import print_commands
 
         return print_commands(*_described(args))
     compiled = _compile(args, argv)
     return run_snakemake(compiled, RUNNERS[args.runner])
+
+
+def cmd_status(args: argparse.Namespace, argv: list[str]) -> int:
+    from sfgen.report import Style, to_json, to_text
+    from sfgen.status import STATES, experiment_states, load_workflow, select
+
+    only = ["failed"] if args.failed else None
+    if args.state:
+        only = [name.strip() for name in args.state.split(",")]
+        if unknown := [name for name in only if name not in STATES]:
+            raise SfgenError(f"unknown state {unknown[0]!r} in --state: use {', '.join(STATES)} (comma-separated)")
+    workflow = load_workflow(args.dir)
+    counted = experiment_states(args.dir, select(workflow.specs, args.patterns) if args.patterns else workflow.specs)
+    listed = [state for state in counted if only is None or state.state in only]
+    if args.json:
+        print(to_json(workflow, listed, counted))
+    else:
+        sys.stdout.write(to_text(workflow, listed, counted, args.patterns, only, Style.for_stdout()))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, argv: list[str]) -> int:
+    from sfgen.reset import reset
+
+    return reset(args.dir, args.patterns, args.yes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     running = commands.add_parser("run", help="compile and run, with Sample Factory's runner options")
     add_runner_arguments(running)
     running.set_defaults(func=cmd_run)
+
+    status = commands.add_parser("status", help="which experiments are done, failed, running or pending, and why")
+    status.add_argument("--dir", type=Path, default=Path("."), help="workflow directory (default: here)")
+    status.add_argument("--json", action="store_true", help="print a JSON object (fields: see the README)")
+    only = status.add_mutually_exclusive_group()
+    only.add_argument("--failed", action="store_true", help="list the failed experiments with their log tails")
+    only.add_argument("--state", help="list the experiments in these states: done,failed,running,pending")
+    status.add_argument("patterns", nargs="*", metavar="NAME_PATTERN", help="part of a name, or a glob (*?[])")
+    status.set_defaults(func=cmd_status)
+
+    resetting = commands.add_parser("reset", help="forget that experiments finished or failed: the next run redoes it")
+    resetting.add_argument("--dir", type=Path, default=Path("."), help="workflow directory (default: here)")
+    resetting.add_argument("--yes", action="store_true", help="do not ask before resetting many")
+    resetting.add_argument("patterns", nargs="+", metavar="NAME_PATTERN", help="part of a name, or a glob (*?[])")
+    resetting.set_defaults(func=cmd_reset)
     return parser
 
 

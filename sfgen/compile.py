@@ -14,10 +14,12 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
+from sfgen import slurm
 from sfgen.exceptions import WorkflowExistsError
 from sfgen.experiments import ExperimentSpec, describe
 from sfgen.loader import load_run
 from sfgen.markers import read_record, write_atomic
+from sfgen.ngc import template as ngc_template
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.snakefile import read_run_name, render
 
@@ -87,6 +89,9 @@ def compile_workflow(
     compiled_options["workdir"] = os.path.relpath(os.getcwd(), out)
     compiled_options.update({k: v for k, v in options.items() if v is not None})
     compiled_options = validated(compiled_options)
+    if compiled_options["ngc_job_template"] is not None:  # the Snakefile keeps the text: it runs as compiled
+        compiled_options["ngc_job_template"] = ngc_template.embed(compiled_options["ngc_job_template"], specs, compiled_options)
+    compiled_options = slurm.compile_options(compiled_options, out)  # template text, #SBATCH lines, checks
     snakefile = out / "Snakefile"
     _check_target(snakefile, description.run_name, force)
     text = render(specs, compiled_options, description.run_name, run, compile_cmd)

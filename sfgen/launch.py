@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -25,10 +26,11 @@ from sfgen import __version__
 from sfgen.experiments import ExperimentSpec
 from sfgen.markers import read_record, write_record
 from sfgen.slots import Claim, claim, gpu_ids, try_lock
+from sfgen.slurm.session import RUN_ID_ENV, failed_on_its_own_in_this_run
 from sfgen.snakefile import find_experiment
 
 LOCAL_ENV = "SFGEN_LOCAL"  # set by the Snakefile's onstart for local runs: the launcher assigns GPU slots
-_POLL = 0.2
+_POLL = 0.5  # seconds between checks that Snakemake is still alive
 
 
 def _now() -> str:
@@ -131,6 +133,24 @@ class Launcher:
             self.interrupted = signal.SIGTERM  # Snakemake is gone: don't leave the experiment behind
         return self.interrupted is not None
 
+    def _wait(self, proc: subprocess.Popen) -> None:
+        """Wait for the experiment to exit, a signal, or Snakemake to die. The process's pidfd wakes this
+        the moment it exits, so the next experiment can take the slot without a polling delay."""
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # not Linux >= 5.3: poll
+            pidfd = None
+        try:
+            while proc.poll() is None and not self._check_parent():
+                if pidfd is None:
+                    with suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=_POLL)
+                else:
+                    select.select([pidfd], [], [], _POLL)  # a signal ends it early (its handler sets the flag)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
     def _say(self, message: str) -> None:
         print(f"sfgen: {self.spec.name}: {message}", file=sys.stderr, flush=True)
 
@@ -166,6 +186,15 @@ class Launcher:
             lambda: self._say("waiting for a free slot"),
         )
 
+    def _command(self) -> list[str]:
+        """The experiment's argv; in a Slurm job compiled with an sbatch template, run through it."""
+        in_slurm_job = os.environ.get(LOCAL_ENV) != "1" and "SLURM_JOB_ID" in os.environ
+        if not in_slurm_job or not self.options.get("slurm_sbatch_template"):
+            return self.spec.argv
+        from sfgen.slurm.template import job_command
+
+        return job_command(self.workflow_dir, self.spec, self.options)
+
     def _environment(self, slot: Claim) -> dict[str, str]:
         env = dict(os.environ)
         env.pop(LOCAL_ENV, None)
@@ -185,9 +214,10 @@ class Launcher:
                 f"CUDA_VISIBLE_DEVICES={record['gpu']}\n".encode()
             )
             started = time.monotonic()
+            command = self._command()
             try:
                 proc = subprocess.Popen(
-                    self.spec.argv,
+                    command,
                     cwd=workdir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -197,13 +227,11 @@ class Launcher:
                     pass_fds=held,
                 )
             except OSError as error:
-                log.write(f"==== sfgen: cannot start {self.spec.argv[0]}: {error}\n".encode())
+                log.write(f"==== sfgen: cannot start {command[0]}: {error}\n".encode())
                 code = 127
             else:
                 record["pid"] = proc.pid
-                while proc.poll() is None and not self._check_parent():
-                    with suppress(subprocess.TimeoutExpired):
-                        proc.wait(timeout=_POLL)
+                self._wait(proc)
                 stopped = self.interrupted is not None and proc.poll() is None
                 if stopped:
                     _stop(proc, self.interrupted, float(self.options["kill_timeout"]))
@@ -225,6 +253,10 @@ class Launcher:
         if read_record(self.workflow_dir / self.spec.marker) is not None:
             self._say("finished by an earlier run")
             return 0
+        failure = read_record(self.workflow_dir / self.spec.failure)
+        if failed_on_its_own_in_this_run(failure):  # a retry meant for experiments Slurm stopped
+            self._say(f"failed on its own earlier in this run (exit {failure['exit_code']}): not run again")
+            return int(failure["exit_code"]) or 1
         slot = self._claim_slot()
         if slot is None:
             return 128 + (self.interrupted or signal.SIGTERM)
@@ -241,6 +273,7 @@ class Launcher:
             "host": socket.gethostname(),
             "gpu": env.get("CUDA_VISIBLE_DEVICES"),
             "slurm_job_id": env.get("SLURM_JOB_ID"),
+            "slurm_run": env.get(RUN_ID_ENV),
             "pid": None,
             "start": _now(),
             "sfgen_version": __version__,

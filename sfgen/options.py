@@ -66,15 +66,27 @@ RUNTIME_OPTIONS: dict[str, Option] = {
         Option("slurm_gpus_per_job", int, 1, "GPUs in a single Slurm job", minimum=0),
         Option("slurm_cpus_per_gpu", int, 14, "CPU cores per allocated GPU", minimum=1),
         Option("slurm_partition", _text, None, "Slurm partition (sbatch -p)"),
-        Option("slurm_sbatch_template", _text, None, "commands to run in the job before the experiment"),
-        Option("slurm_workdir", _text, None, "directory for the Slurm logs"),
+        Option(
+            "slurm_sbatch_template",
+            _text,
+            None,
+            "file run in the job before the experiment (SF's v1 prelude or v2 $CMD template); compile keeps its text",
+        ),
+        Option("slurm_workdir", _text, None, "directory for Slurm's job logs (sfgen run passes it as --slurm-logdir)"),
         Option("slurm_account", _text, None, "Slurm account (sbatch -A)"),
         Option("slurm_runtime", int, None, "time limit in minutes (sbatch -t)", minimum=1),
+        Option(
+            "slurm_timeout_retries",
+            int,
+            3,
+            "with slurm_runtime: times an experiment Slurm stopped is resubmitted (its trainer resumes)",
+            minimum=0,
+        ),
         Option("slurm_mem_mb", int, None, "memory per job in MB (sbatch --mem)", minimum=1),
         Option("slurm_qos", _text, None, "Slurm QOS (sbatch --qos)"),
         Option("slurm_constraint", _text, None, "node features (sbatch -C)"),
         Option("slurm_extra", _text, None, "extra sbatch flags, e.g. '--exclusive'"),
-        Option("ngc_job_template", _text, None, "NGC command line template (ngc batch run ...)"),
+        Option("ngc_job_template", _text, None, "file with the NGC command line template (ngc batch run ...); compile keeps its text"),
     ]
 }
 

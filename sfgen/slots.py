@@ -117,5 +117,5 @@ def claim(
         if not waited:
             on_wait()
             waited = True
-        time.sleep(0.01)
+        time.sleep(0.005)
     return None

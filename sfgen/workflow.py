@@ -23,6 +23,8 @@ from sfgen.launch import LOCAL_ENV
 from sfgen.markers import write_record
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.slots import gpu_ids
+from sfgen.slurm import session as slurm_session
+from sfgen.slurm.resources import rule_resources
 from sfgen.snakefile import decode_block
 
 _WAITING = 4  # launchers beyond the slots that wait, ready to start
@@ -96,8 +98,9 @@ def launch_command(workflow: Any, config: dict[str, Any]) -> str:
 
 
 def resources(config: dict[str, Any]) -> dict[str, Any]:
-    """Resources of every experiment rule: one local job (bounded in ``configure``)."""
-    return {"sfgen_jobs": 1}
+    """Resources of every experiment rule: one local job (bounded in ``configure``), and what it asks
+    Slurm for (``sfgen.slurm.resources``; inert in local runs, which limit none of them)."""
+    return {"sfgen_jobs": 1, **rule_resources(config)}
 
 
 def _lock_workflow(workflow_dir: Path) -> None:
@@ -139,8 +142,9 @@ def _terminate_jobs_on_sigterm() -> None:
 
 def on_start(workflow: Any, config: dict[str, Any]) -> None:
     """Before the first job: lock the workflow; for a cluster run record the options (with --config
-    overrides) for the submit programs; for a local run have the launchers pin GPUs and make SIGTERM
-    stop the experiments."""
+    overrides) for the submit programs, and for Slurm choose the status command and retries
+    (``sfgen.slurm.session``); for a local run have the launchers pin GPUs and make SIGTERM stop the
+    experiments."""
     gc.freeze()  # the rules and the DAG live until the end: keep them out of every later collection
     gc.enable()
     snakefile = Path(workflow.main_snakefile).resolve()
@@ -148,6 +152,7 @@ def on_start(workflow: Any, config: dict[str, Any]) -> None:
     if not _runs_locally(workflow):
         options = {name: config[name] for name in RUNTIME_OPTIONS if name in config}
         write_record(snakefile.parent / RUN_OPTIONS, {"snakefile": str(snakefile), "options": options})
+        slurm_session.start(workflow, config)
         return
     os.environ[LOCAL_ENV] = "1"
     _terminate_jobs_on_sigterm()

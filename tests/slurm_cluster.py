@@ -442,6 +442,10 @@ def _stop_daemons(state_dir: Path) -> None:
     _kill_pidfile(p["slurmd_pid"], "slurmd")
     _kill_pidfile(p["ctld_pid"], "slurmctld")
     _kill_pidfile(p["munge_pid"], "munged")
+    # Without its controller, every Slurm client that finds this config retries for 10 s: that includes
+    # the `scontrol show config` the slurm executor plugin runs whenever any snakemake starts.
+    if RUN_SLURM_CONF_DIR.is_symlink() and RUN_SLURM_CONF_DIR.resolve() == p["etc"].resolve():
+        RUN_SLURM_CONF_DIR.unlink()
 
 
 def _log_tail(log_files: Mapping[str, Path], lines: int = 30) -> str:

@@ -1,0 +1,301 @@
+"""What ``sfgen status`` prints: a text view for people and a JSON view for programs.
+
+The text view answers "which finished, which failed, and why" on one screen: a summary line, one row per
+configuration with its seeds counted together, what is running where, then each failure with the last
+lines of its log. Colour only when stdout is a terminal. The JSON field names are an interface
+(README, "Inspecting a workflow"): add fields, never rename them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sfgen.status import STATES, ExperimentState, Workflow, plural, summary
+
+_SEED = re.compile(r"[-+]*seed=")
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_COLOURS = {"done": "32", "failed": "31", "running": "33", "bold": "1", "dim": "2"}
+TAIL_LINES = 5
+_MAX_RUNNING = 20  # listed in the overview; --state=running lists all
+_MAX_FAILED = 10  # shown with their log tails in the overview; --failed shows all
+_LABEL_WIDTH = 44
+
+
+def to_json(workflow: Workflow, listed: list[ExperimentState], counted: list[ExperimentState]) -> str:
+    """``{"workflow_dir", "run", "experiments": [...], "summary": {...}}``; summary counts ``counted``."""
+    experiments = [
+        {
+            "name": state.spec.name,
+            "rule": state.spec.rule,
+            "state": state.state,
+            "gpu": state.field("gpu"),
+            "host": state.field("host"),
+            "slurm_job_id": state.slurm_job_id,
+            "ngc_job_id": state.ngc_job_id,
+            "job_state": state.job_state,
+            "start": state.field("start"),
+            "end": state.field("end"),
+            "duration_s": state.field("duration_s"),
+            "exit_code": state.exit_code,
+            "log": state.spec.log,
+            "job_log": state.job_log,
+            "marker": state.spec.marker,
+        }
+        for state in listed
+    ]
+    document = {
+        "workflow_dir": str(workflow.directory.resolve()),
+        "run": workflow.run_name,
+        "experiments": experiments,
+        "summary": summary(counted),
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False)
+
+
+def words(cmd: str) -> list[str]:
+    """``shlex.split(cmd)``, 50x faster for the usual command that needs no quoting (10,000 rows in 10 ms)."""
+    if cmd.isprintable() and "'" not in cmd and '"' not in cmd and "\\" not in cmd:
+        return cmd.split()  # no quoting, and spaces are its only whitespace: the same words
+    return shlex.split(cmd)
+
+
+@dataclass
+class Row:
+    """One configuration: experiments that differ only by their seed, or one experiment without a seed."""
+
+    label: str
+    seeded: bool
+    states: list[ExperimentState] = field(default_factory=list)
+
+
+def rows(states: list[ExperimentState]) -> list[Row]:
+    """Group experiments by their command without its seed and name; label each group by the parameters
+    that vary between groups (and the experiment's base name when a run has several)."""
+    groups: dict[tuple[Any, ...], tuple[list[tuple[str, str]], Row]] = {}
+    is_seed = _SEED.match
+    for state in states:
+        spec = state.spec
+        name, named = spec.name, "=" + spec.name
+        # leave out the experiment's own name (it differs by seed too) and the seed
+        rest = [w for w in words(spec.cmd) if w != name and not w.endswith(named)]
+        kept = [w for w in rest if not is_seed(w)]
+        seeded = len(kept) < len(rest)
+        key = (spec.root_dir, tuple(kept)) if seeded else (spec.rule,)
+        rest = kept
+        if key not in groups:
+            params = [("", os.path.basename(spec.root_dir).rstrip("_") or spec.root_dir)]
+            params += [(k, v) for k, sep, v in (w.partition("=") for w in rest) if sep and k]
+            groups[key] = (params, Row(safe(spec.name), seeded))
+        groups[key][1].states.append(state)
+    seeded_params = [params for params, row in groups.values() if row.seeded]
+    values: dict[str, set[str | None]] = {}
+    for params in seeded_params:
+        for key, value in params:
+            values.setdefault(key, set()).add(value)
+    for params in seeded_params:
+        present = dict(params)
+        for key in values:
+            values[key].add(present.get(key))
+    varying = {key for key, seen in values.items() if len(seen) > 1}
+    for params, row in groups.values():
+        if row.seeded:
+            shown = [value if key == "" else f"{key.lstrip('-+')}={value}" for key, value in params if key in varying]
+            row.label = safe(" ".join(shown) or params[0][1])
+    return [row for _, row in groups.values()]
+
+
+class Style:
+    """ANSI colour when ``on``; plain text otherwise (pipes, files, NO_COLOR, TERM=dumb)."""
+
+    def __init__(self, on: bool):
+        self.on = on
+
+    @staticmethod
+    def for_stdout() -> Style:
+        return Style(sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb")
+
+    def __call__(self, text: str, colour: str) -> str:
+        return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if self.on and colour != "pending" else text
+
+
+def safe(text: str) -> str:
+    """``text`` with control characters (escape sequences, line breaks) shown as ``\\xNN``: names and
+    values come from the run module and must not drive the terminal or break the layout."""
+    return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _when(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else "?"
+
+
+def _elapsed(iso: str | None) -> str:
+    try:
+        start = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return ""
+    return f" ({_duration((datetime.now(start.tzinfo) - start).total_seconds())} ago)"
+
+
+def where(state: ExperimentState) -> str:
+    """Where the latest attempt ran or runs, and when: ``GPU 1 on host, since ...`` or ``Slurm job 12 PENDING``."""
+    machine = []
+    if state.field("gpu") is not None:
+        machine.append(f"GPU {state.field('gpu')}")
+    if state.field("host"):
+        machine.append(f"on {state.field('host')}")
+    parts = [" ".join(machine)] if machine else []
+    for kind, job_id in (("Slurm", state.slurm_job_id), ("NGC", state.ngc_job_id)):
+        if job_id:
+            parts.append(f"{kind} job {job_id}" + (f" {state.job_state}" if state.job_state else ""))
+    if state.state == "running" and state.field("start"):
+        parts.append(f"since {_when(state.field('start'))}{_elapsed(state.field('start'))}")
+    elif state.state == "running" and not parts:
+        parts.append("starting, or waiting for a free slot")
+    elif state.state in ("done", "failed") and state.field("start"):
+        parts.append(f"{_when(state.field('start'))}, took {_duration(state.field('duration_s'))}")
+    return ", ".join(parts)
+
+
+def tail(path: Path, lines: int = TAIL_LINES, width: int = 76) -> list[str]:
+    """The last ``lines`` lines the experiment printed (sfgen's own header lines left out), as a terminal
+    would show them: the text after a carriage return wins, escape sequences removed, long lines cut."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 65536))
+            data = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    shown = []
+    for line in data.splitlines()[-200:]:
+        line = _CONTROL.sub("", line.rsplit("\r", 1)[-1]).rstrip()
+        if line and not line.startswith("==== sfgen "):
+            shown.append(line if len(line) <= width else line[: width - 3] + "...")
+    return shown[-lines:]
+
+
+class TextView:
+    def __init__(self, workflow: Workflow, style: Style, width: int):
+        self.workflow = workflow
+        self.style = style
+        self.width = width
+        self.out: list[str] = []
+
+    def summary(self, counted: list[ExperimentState], total: int, patterns: list[str]) -> None:
+        counts = summary(counted)
+        scope = plural(counts["total"], "experiment")
+        if patterns:
+            scope = f"{counts['total']} of {total} experiments match {' '.join(map(repr, patterns))}"
+        numbers = ", ".join(self.style(f"{counts[s]} {s}", s) if counts[s] else f"0 {s}" for s in STATES)
+        self.out.append(f"{safe(self.workflow.run_name or 'workflow')}: {safe(scope)}: {numbers}")
+
+    def _row_status(self, row: Row) -> str:
+        counts = summary(row.states)
+        if not row.seeded:
+            state = row.states[0]
+            extra = f" (exit {state.exit_code})" if state.state == "failed" and state.exit_code is not None else ""
+            return self.style(state.state + extra, state.state)
+        done = f"{counts['done']}/{counts['total']} seeds done"
+        parts = [self.style(done, "done") if counts["done"] == counts["total"] else done]
+        parts += [self.style(f"{counts[s]} {s}", s) for s in ("failed", "running", "pending") if counts[s]]
+        return ", ".join(parts)
+
+    def rows(self, states: list[ExperimentState]) -> None:
+        grouped = rows(states)
+        width = min(max(len(row.label) for row in grouped), _LABEL_WIDTH)
+        self.out.append("")
+        for row in grouped:
+            if len(row.label) > width:
+                self.out.append(f"  {row.label}")
+                self.out.append(f"  {'':<{width}}  {self._row_status(row)}")
+            else:
+                self.out.append(f"  {row.label:<{width}}  {self._row_status(row)}")
+
+    def section(self, state_name: str, states: list[ExperimentState], limit: int | None) -> None:
+        """Each experiment in ``state_name``: where and when; failures also with their log and its tail."""
+        if not states:
+            return
+        self.out.append("")
+        self.out.append(self.style(f"{state_name} ({len(states)}):", state_name))
+        for state in states[:limit]:
+            details = safe(where(state))
+            if state.state == "failed":
+                exit_text = f"exit {state.exit_code}" if state.exit_code is not None else "no exit code recorded"
+                if state.field("interrupted"):
+                    exit_text += ", interrupted"
+                details = f"{exit_text}; {details}" if details else exit_text
+            plain_name = safe(state.spec.name)
+            name = self.style(plain_name, "bold")
+            line = f"  {name}  {details}" if details else f"  {name}"
+            if details and len(plain_name) + len(details) + 4 > self.width:
+                line = f"  {name}\n      {details}"
+            self.out.append(line)
+            if state.state == "failed":
+                self._failure_log(state)
+        if limit is not None and len(states) > limit:
+            more = len(states) - limit
+            flag = "--failed" if state_name == "failed" else f"--state={state_name}"
+            self.out.append(f"  ... and {more} more: sfgen status {flag}")
+
+    def _failure_log(self, state: ExperimentState) -> None:
+        log = self.workflow.directory / (state.field("log") or state.spec.log)
+        self.out.append(f"      log: {safe(str(log))}")
+        lines = tail(log, width=self.width - 8)
+        if not lines and state.job_log:
+            log = self.workflow.directory / state.job_log
+            self.out.append(f"      Slurm log: {safe(str(log))}")
+            lines = tail(log, width=self.width - 8)
+        for line in lines or ["(it printed nothing)"]:
+            self.out.append(self.style(f"      | {line}", "dim"))
+
+    def text(self) -> str:
+        return "\n".join(self.out) + "\n"
+
+
+def to_text(
+    workflow: Workflow,
+    listed: list[ExperimentState],
+    counted: list[ExperimentState],
+    patterns: list[str],
+    only: list[str] | None,
+    style: Style,
+) -> str:
+    """The overview (no ``only``): summary, seed-grouped rows, running, failures with log tails.
+    With ``only`` (states): summary, then every experiment in those states."""
+    width = shutil.get_terminal_size().columns if style.on else 80
+    view = TextView(workflow, style, max(width, 60))
+    view.summary(counted, len(workflow.specs), patterns)
+    by_state = {name: [s for s in listed if s.state == name] for name in STATES}
+    if only is None:
+        if listed:
+            view.rows(listed)
+        view.section("running", by_state["running"], _MAX_RUNNING)
+        view.section("failed", by_state["failed"], _MAX_FAILED)
+        if by_state["failed"] or by_state["pending"]:
+            view.out += ["", "the next run (snakemake or sfgen run) starts the failed and pending experiments"]
+    else:
+        for name in ("failed", "running", "done", "pending"):
+            if name in only:
+                view.section(name, by_state[name], None)
+        if not listed:
+            view.out.append(f"no {' or '.join(only)} experiments")
+    return view.text()

@@ -1,0 +1,210 @@
+"""Sample Factory's sbatch templates, run inside the Slurm job right before the experiment.
+
+Sample Factory wrote one sbatch script per experiment: the template, then the command. Two forms exist:
+
+* v1 (SF 1.x): a prelude such as ``conda activate env; cd dir``; the command ran after it in the same
+  shell. sfgen runs the prelude, then ``exec "$@"`` with the experiment's argv as positional
+  parameters, so the prelude's ``cd`` and exports apply and no parameter value is ever shell source.
+* v2 (SF 2.x, ``string.Template``): the template places ``$CMD`` itself and may use ``$GPU``, ``$CPU``,
+  ``$PARTITION``, ``$FILENAME`` and ``$TIMEOUT``; ``$$`` stands for ``$``. ``$CMD`` becomes ``"$@"``, the
+  other placeholders shell-quoted values; any other ``$NAME`` (``$HOME``) is left for the shell, where SF
+  raised KeyError.
+
+``#SBATCH`` lines before the first command become sbatch options (see :func:`fold_directives`): options
+sfgen has a name for fill that option when it was not given, flags Snakemake or sfgen set are reported
+and dropped, the rest are appended to ``slurm_extra``. A template must not submit jobs itself (SF's
+``sbatch_timeout.sh`` resubmitted with ``sbatch $FILENAME``): a job submitted behind Snakemake's back
+would run untracked while the experiment counted as done; ``--slurm_runtime`` resubmits instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfgen.exceptions import TemplateError
+from sfgen.experiments import ExperimentSpec
+from sfgen.markers import write_atomic
+from sfgen.options import validated
+from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags
+
+PLACEHOLDERS = ("CMD", "GPU", "CPU", "PARTITION", "FILENAME", "TIMEOUT")
+_PLACEHOLDER = re.compile(r"\$(?:(?P<dollar>\$)|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\})")
+_USES_CMD = re.compile(r"\$(?:CMD\b|\{CMD\})")
+_DIRECTIVE = re.compile(r"#SBATCH(?:\s+(?P<rest>.*))?$")
+_SUBMITS = re.compile(r"(?:^|[\s;&|(`])sbatch(?:\s|$)")
+SCRIPT_DIR = Path(".sfgen") / "slurm"  # in the workflow dir: each job's script, $FILENAME
+
+
+@dataclass(frozen=True)
+class SbatchTemplate:
+    """A template's text and what sfgen reads from it."""
+
+    text: str
+    origin: str = "the Slurm sbatch template"
+
+    @property
+    def form(self) -> str:
+        """``v2`` when it places ``$CMD`` itself, else ``v1`` (a prelude)."""
+        return "v2" if _USES_CMD.search(self.text) else "v1"
+
+    @property
+    def interpreter(self) -> list[str]:
+        """The shebang's program and arguments (``#!/bin/bash -l`` keeps ``-l``), else bash as sbatch would."""
+        first = self.text.split("\n", 1)[0]
+        return shlex.split(first[2:]) if first.startswith("#!") and first[2:].strip() else ["/bin/bash"]
+
+    def directives(self) -> list[tuple[int, list[str]]]:
+        """(line number, words) of the ``#SBATCH`` lines that sbatch reads: those before the first command."""
+        found = []
+        for number, line in enumerate(self.text.splitlines(), 1):
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                break
+            match = _DIRECTIVE.match(stripped)
+            if match:
+                try:
+                    found.append((number, shlex.split(match.group("rest") or "", comments=True)))
+                except ValueError as error:
+                    raise TemplateError(f"{self.origin} line {number}: {error}: balance the quotes of the #SBATCH line") from None
+        return found
+
+    def check(self) -> None:
+        """Refuse a template that submits jobs itself (see the module docstring)."""
+        for number, line in enumerate(self.text.splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith("#"):
+                continue
+            if _SUBMITS.search(stripped):
+                raise TemplateError(
+                    f"{self.origin} line {number} runs sbatch: Snakemake submits and tracks the jobs, so a job "
+                    "submitted here would run untracked; remove the line (for Sample Factory's timeout "
+                    "resubmission use --slurm_runtime=MINUTES: timed-out experiments are resubmitted)"
+                )
+
+    def script(self, options: dict[str, Any], filename: str) -> str:
+        """The shell script the job runs; the experiment's argv arrives as its positional parameters."""
+        if self.form == "v1":
+            return f"{self.text.rstrip()}\nexec \"$@\"\n"
+        partition = options.get("slurm_partition")
+        runtime = options.get("slurm_runtime")
+        values = {
+            "CMD": '"$@"',
+            "GPU": shlex.quote(str(options["slurm_gpus_per_job"])),
+            "CPU": shlex.quote(str(options["slurm_cpus_per_gpu"])),
+            # SF passed "-p NAME " (or nothing), written before the next flag: `sbatch $PARTITION--gres=...`
+            "PARTITION": f"-p {shlex.quote(partition)} " if partition else "",
+            "FILENAME": shlex.quote(filename),
+            "TIMEOUT": f"{runtime}m" if runtime else "0",  # `timeout 0 CMD` never times out, as SF's default
+        }
+
+        def substitute(match: re.Match) -> str:
+            if match.group("dollar"):
+                return "$"
+            name = match.group("named") or match.group("braced")
+            return values[name] if name in values else match.group(0)
+
+        return _PLACEHOLDER.sub(substitute, self.text)
+
+
+def load(path: str) -> str:
+    """The template file's text, or a one-line error naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise TemplateError(
+            f"cannot read the Slurm sbatch template {path}: {reason}: pass an existing text file to --slurm_sbatch_template"
+        ) from None
+
+
+def _minutes(value: str) -> int | None:
+    """Slurm's --time formats in whole minutes (rounded up); None for no limit."""
+    if value.upper() in ("INFINITE", "UNLIMITED"):
+        return None
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", value)
+    if not match:
+        raise ValueError(value)
+    days, first, second, third = (int(part) if part else None for part in match.groups())
+    if days is not None:  # D-H, D-H:M, D-H:M:S
+        seconds = days * 86400 + first * 3600 + (second or 0) * 60 + (third or 0)
+    elif third is not None:  # H:M:S
+        seconds = first * 3600 + second * 60 + third
+    else:  # M, M:S
+        seconds = first * 60 + (second or 0)
+    return math.ceil(seconds / 60)
+
+
+def _megabytes(value: str) -> int:
+    match = re.fullmatch(r"(\d+)([KMGT]?)B?", value.upper())
+    if not match:
+        raise ValueError(value)
+    scale = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
+    return math.ceil(int(match.group(1)) * scale)
+
+
+_CONVERT = {"slurm_runtime": _minutes, "slurm_mem_mb": _megabytes}
+
+
+def fold_directives(template: SbatchTemplate, options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Options with the template's ``#SBATCH`` lines applied, and notes on the lines that were dropped.
+
+    As in Sample Factory, whose sbatch command line beat the script's own lines: an option given on
+    sfgen's command line wins over the template; GPUs and CPUs always come from slurm_gpus_per_job and
+    slurm_cpus_per_gpu (SF always passed --gres and -c)."""
+    result = dict(options)
+    notes: list[str] = []
+    extra: list[str] = []
+    for number, words in template.directives():
+        where = f"{template.origin} line {number}"
+        for flag, value, written in split_flags(words):
+            if flag in OPTION_FLAGS:
+                option = OPTION_FLAGS[flag]
+                if result.get(option) is not None:
+                    notes.append(f"{where}: {' '.join(written)} ignored: --{option}={result[option]} given")
+                    continue
+                try:
+                    result[option] = _CONVERT.get(option, str)(value or "")
+                except ValueError:
+                    raise TemplateError(f"{where}: cannot read {' '.join(written)}: write it as sbatch accepts it") from None
+            elif flag in RESOURCE_FLAGS:
+                notes.append(
+                    f"{where}: {' '.join(written)} ignored: --slurm_gpus_per_job={result['slurm_gpus_per_job']} and "
+                    f"--slurm_cpus_per_gpu={result['slurm_cpus_per_gpu']} set the GPUs and CPUs (as in Sample Factory)"
+                )
+            elif flag in SNAKEMAKE_FLAGS:
+                notes.append(f"{where}: {' '.join(written)} ignored: {SNAKEMAKE_FLAGS[flag]}")
+            else:
+                extra += written
+    if extra:
+        result["slurm_extra"] = shlex.join(extra) + (f" {result['slurm_extra']}" if result.get("slurm_extra") else "")
+    return validated(result), notes
+
+
+def embed(options: dict[str, Any]) -> dict[str, Any]:
+    """Options with the template FILE replaced by its checked text and its ``#SBATCH`` lines applied.
+
+    The Snakefile keeps the text, so a compiled workflow runs as compiled whatever happens to the file.
+    Notes on dropped ``#SBATCH`` lines go to stderr."""
+    path = options["slurm_sbatch_template"]
+    template = SbatchTemplate(load(path), f"Slurm sbatch template {path}")
+    template.check()
+    result, notes = fold_directives(template, options)
+    for note in notes:
+        print(f"sfgen: {note}", file=sys.stderr)
+    result["slurm_sbatch_template"] = template.text
+    return result
+
+
+def job_command(workflow_dir: Path, spec: ExperimentSpec, options: dict[str, Any]) -> list[str]:
+    """The argv that runs ``spec`` through the template in a Slurm job: the shebang's interpreter, the job's
+    script (written to .sfgen/slurm/RULE.sh, which is ``$FILENAME``), then the experiment's argv."""
+    template = SbatchTemplate(options["slurm_sbatch_template"])
+    path = (workflow_dir / SCRIPT_DIR / f"{spec.rule}.sh").resolve()
+    write_atomic(path, template.script(options, str(path)))
+    return [*template.interpreter, str(path), *spec.argv]
