@@ -14,13 +14,14 @@ import os
 import shlex
 import signal
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
 from sfgen.experiments import ExperimentSpec
 from sfgen.launch import LOCAL_ENV
-from sfgen.markers import write_record
+from sfgen.markers import read_record, write_record
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.slots import gpu_ids
 from sfgen.slurm import session as slurm_session
@@ -72,12 +73,28 @@ def _target_rules(argv: list[str]) -> set[str] | None:
     return targets
 
 
+def _set_aside_corrupt_markers(workflow_dir: Path) -> None:
+    """A marker that is not a whole record (truncated, hand-edited) does not count as done: rename it so
+    Snakemake reruns the experiment, and say so."""
+    try:
+        entries = list(os.scandir(workflow_dir / "markers"))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name.endswith(".done") and read_record(entry.path) is None:
+            os.replace(entry.path, entry.path + ".corrupt")
+            print(f"sfgen: warning: {entry.path} is not a valid completion marker: "
+                  "the experiment will run again (kept as .corrupt)", file=sys.stderr)
+
+
 def experiments(workflow: Any, block: str) -> list[ExperimentSpec]:
     """The experiments to make rules for: all of them, or inside a cluster job only its target."""
     targets = _target_rules(sys.argv) if workflow.remote_exec else None
     if targets:
         prefixes = tuple(json.dumps({"rule": rule})[:-1] + "," for rule in targets)
         block = "\n".join(line for line in block.split("\n") if line.startswith(prefixes))
+    else:
+        _set_aside_corrupt_markers(Path(workflow.main_snakefile).parent)
     return decode_block(block)
 
 
@@ -122,22 +139,24 @@ def _lock_workflow(workflow_dir: Path) -> None:
     _held.append(fd)
 
 
-def _terminate_jobs_on_sigterm() -> None:
-    """Make SIGTERM stop running experiments now (Snakemake alone would wait for them to finish)."""
-    previous = signal.getsignal(signal.SIGTERM)
+def _stop_jobs_on_signals() -> None:
+    """Pass SIGINT and SIGTERM sent to Snakemake alone on to the launchers, which stop their experiments:
+    Snakemake itself would wait for running jobs to finish (a Ctrl-C in a terminal reaches them anyway)."""
 
-    def handler(signum: int, frame: Any) -> None:
-        import psutil
+    def forward(previous: Any) -> Any:
+        def handler(signum: int, frame: Any) -> None:
+            import psutil
 
-        for child in psutil.Process().children():
-            try:
-                child.terminate()
-            except psutil.Error:
-                pass
-        if callable(previous):
-            previous(signum, frame)
+            for child in psutil.Process().children():
+                with suppress(psutil.Error):
+                    child.send_signal(signum)
+            if callable(previous):
+                previous(signum, frame)
 
-    signal.signal(signal.SIGTERM, handler)
+        return handler
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward(signal.getsignal(signum)))
 
 
 def on_start(workflow: Any, config: dict[str, Any]) -> None:
@@ -155,4 +174,4 @@ def on_start(workflow: Any, config: dict[str, Any]) -> None:
         slurm_session.start(workflow, config)
         return
     os.environ[LOCAL_ENV] = "1"
-    _terminate_jobs_on_sigterm()
+    _stop_jobs_on_signals()

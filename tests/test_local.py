@@ -158,7 +158,7 @@ def _alive(pids) -> list[int]:
     return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
 
-@pytest.mark.parametrize("how", ["sigint-to-sfgen-run", "sigterm-to-sfgen-run", "sigterm-to-snakemake"])
+@pytest.mark.parametrize("how", ["sigint-to-sfgen-run", "sigterm-to-sfgen-run", "sigint-to-snakemake", "sigterm-to-snakemake"])
 def test_interrupt_stops_every_experiment_tree_and_the_rerun_resumes(project, how):
     params = [{"seed": i, "sleep": 0.2 if i < 2 else 120, "spawn": 1} for i in range(5)]
     run = project.write_run(
@@ -171,7 +171,7 @@ def test_interrupt_stops_every_experiment_tree_and_the_rerun_resumes(project, ho
         """,
     )
     out = project.root / "wf"
-    if how == "sigterm-to-snakemake":
+    if how.endswith("to-snakemake"):
         compile_sweep(project, run, "--max_parallel=5", "--pause_between=0")
         proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--profile", "profiles/local"], cwd=out, env=clean_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -191,7 +191,7 @@ def test_interrupt_stops_every_experiment_tree_and_the_rerun_resumes(project, ho
     _wait_for(lambda: not _alive(short), timeout=10)  # what a finished experiment leaves behind is stopped
     time.sleep(0.5)
     sent = time.monotonic()
-    proc.send_signal(signal.SIGINT if how == "sigint-to-sfgen-run" else signal.SIGTERM)
+    proc.send_signal(signal.SIGINT if how.startswith("sigint") else signal.SIGTERM)
     _wait_for(lambda: not _alive(pids), timeout=15)
     assert time.monotonic() - sent < 10
     assert proc.wait(timeout=30) != 0
