@@ -26,6 +26,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench import timed  # bench/bench.py: best wall time and peak memory of a child
+
 GOAL_S = 1.5
 
 
@@ -90,21 +92,6 @@ def fake_run(wf: Path) -> None:
     sys.stdin.read()
 
 
-def measure(command: list[str], cwd: Path, repeats: int = 3) -> tuple[float, float]:
-    """Best wall time of ``repeats`` runs and the largest peak RSS (MB) of the command itself (os.wait4)."""
-    best, peak = float("inf"), 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed: {proc.stderr.read().decode()}")
-        best, peak = min(best, elapsed), max(peak, usage.ru_maxrss / 1024)
-    return best, peak
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", type=int, default=10_000)
@@ -132,7 +119,7 @@ def main() -> int:
             ("sfgen status --json", [python, "-m", "sfgen", "status", "--json"]),
             ("sfgen status --failed", [python, "-m", "sfgen", "status", "--failed"]),
         ]
-        results = [(label, *measure(command, wf)) for label, command in rows]  # first: this process is still small
+        results = [(label, *timed(command, wf, 3)) for label, command in rows]  # first: this process is still small
         status = subprocess.run([python, "-m", "sfgen", "status", "--json"], cwd=wf, check=True, capture_output=True)
         counts = json.loads(status.stdout)["summary"]
         faker.communicate("")

@@ -88,8 +88,9 @@ def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, argv: list[str]) -> int:
-    _compile(args, argv)
-    print("sfgen: run it with: snakemake --profile profiles/local   (or profiles/slurm, profiles/ngc)")
+    compiled = _compile(args, argv)
+    where = "" if compiled.out == Path.cwd().resolve() else f"cd {shlex.quote(str(args.out))} && "
+    print(f"sfgen: run it with: {where}snakemake --profile profiles/local   (or profiles/slurm, profiles/ngc)")
     return 0
 
 

@@ -47,13 +47,6 @@ def _git_commit(directory: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def _tail(path: Path, lines: int = 10) -> str:
-    """The last lines of a log, for the failure message Snakemake shows."""
-    with open(path, "rb") as handle:
-        handle.seek(max(0, os.fstat(handle.fileno()).st_size - 64 * 1024))
-        return b"".join(handle.readlines()[-lines:]).decode(errors="replace").rstrip("\n")
-
-
 def _signal_group(pgid: int, signum: int) -> None:
     try:
         os.killpg(pgid, signum)
@@ -293,7 +286,9 @@ class Launcher:
             record["interrupted"] = self.interrupted is not None
             write_record(self.workflow_dir / self.spec.failure, record)
             log_path = self.workflow_dir / self.spec.log
-            self._say(f"failed with exit code {code}; log: {log_path}; its last lines:\n{_tail(log_path)}")
+            from sfgen.report import tail  # only on failure: keeps the launcher's start light
+
+            self._say(f"failed with exit code {code}; log: {log_path}; its last lines:\n" + "\n".join(tail(log_path)))
         return code
 
 
