@@ -14,6 +14,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,14 @@ def configure(workflow: Any, config: dict[str, Any], compiled: dict[str, Any]) -
         slots = min(slots, config["num_gpus"] * config["experiments_per_gpu"])
     # The launchers enforce the slots with kernel locks; a few more of them than slots wait on those
     # locks, so a freed slot is taken within milliseconds instead of after Snakemake's next round.
-    workflow.global_resources["sfgen_jobs"] = slots + min(slots, _WAITING)
+    jobs = slots + min(slots, _WAITING)
+    workflow.global_resources["sfgen_jobs"] = jobs
+    # Snakemake's local executor runs jobs on `cores + 5` threads; the experiments take no cores
+    # (threads: 0), so raise cores, which nothing else here uses, until every allowed job has a thread.
+    settings = workflow.resource_settings
+    if settings.cores is not None and settings.cores + 5 < jobs:
+        settings.cores = jobs
+        workflow.global_resources["_cores"] = jobs
 
 
 def _target_rules(argv: list[str]) -> set[str] | None:
@@ -175,3 +183,11 @@ def on_start(workflow: Any, config: dict[str, Any]) -> None:
         return
     os.environ[LOCAL_ENV] = "1"
     _stop_jobs_on_signals()
+
+
+def on_end() -> None:
+    """After the last job: cancel Snakemake's pending re-scheduling timers (its job rate limiter starts
+    one per round), which would otherwise keep the finished process alive for up to a second."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()

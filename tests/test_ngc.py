@@ -34,7 +34,8 @@ def ngc_env(project, shape: str = "flat", **extra: str) -> dict[str, str]:
     """The environment of a user with the stand-in as their `ngc`; shape flat/nested (JSON) or text."""
     env = {k: v for k, v in clean_env().items() if not k.startswith("FAKE_NGC_")}
     env.update(
-        PATH=f"{FAKE_NGC}{os.pathsep}{os.environ['PATH']}",
+        # the stand-in first, then sfgen's console scripts (sfgen-ngc-*) where this Python installed them
+        PATH=os.pathsep.join([str(FAKE_NGC), str(Path(sys.executable).parent), os.environ["PATH"]]),
         FAKE_NGC_STATE=str(project.root / "ngc_state"),
         FAKE_NGC_INFO_FAIL_EVERY="4",
         FAKE_NGC_JSON_SHAPE="nested" if shape == "nested" else "flat",
