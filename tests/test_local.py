@@ -207,3 +207,11 @@ def test_interrupt_stops_every_experiment_tree_and_the_rerun_resumes(project, ho
     assert started == sorted(experiment_of(r) for r in long_runs()[:3])
     rerun.send_signal(signal.SIGTERM)
     rerun.wait(timeout=30)
+
+
+def test_max_parallel_above_snakemakes_thread_pool_runs_that_many(project):
+    run = write_sweep(project, seeds=8, sleep=2.0)
+    compile_sweep(project, run, "--max_parallel=8", "--pause_between=0")
+    result = run_snakemake("--profile", "profiles/local", cwd=project.root / "wf", env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert max(max_overlap(probe_records(project.probes)).values()) == 8
