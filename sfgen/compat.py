@@ -9,17 +9,40 @@ module is being imported.
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 
 from sfgen import run_description as rd
 
 V1 = "sample_factory.runner.run_description"
 V2 = "sample_factory.launcher.run_description"
+SF2_ALGO_VERSION = 83  # sample_factory.utils.algo_version in Sample Factory 2.1.1, read by its example runs
 
-_EXPORTS = {
+
+def _seeds_from(rng: random.Random) -> Callable[[int], list[int]]:
+    def seeds(num_seeds: int) -> list[int]:
+        """Sample Factory's ``seeds()`` helper: random 7-digit seeds, but the same ones on every compile
+        (Sample Factory drew new ones each time, renaming every experiment)."""
+        return [rng.randrange(1000000, 9999999) for _ in range(num_seeds)]
+
+    return seeds
+
+
+def _exports() -> dict[str, dict[str, Any]]:
+    seeds = _seeds_from(random.Random("sfgen seeds"))  # a fresh, fixed sequence for each run module load
+    return {
+        **_RUN_DESCRIPTIONS,
+        "sample_factory.runner.runs.run_utils": {"seeds": seeds},
+        "sample_factory.launcher.launcher_utils": {"seeds": seeds},
+        "sample_factory.utils.algo_version": {"ALGO_VERSION": SF2_ALGO_VERSION},
+    }
+
+
+_RUN_DESCRIPTIONS = {
     V1: {
         "ParamGenerator": rd.ParamGenerator,
         "ParamGrid": rd.ParamGrid,
@@ -46,7 +69,7 @@ def _sample_factory_installed() -> bool:
 
 def _modules() -> dict[str, types.ModuleType]:
     modules: dict[str, types.ModuleType] = {}
-    for dotted, exports in _EXPORTS.items():
+    for dotted, exports in _exports().items():
         parts = dotted.split(".")
         for depth in range(1, len(parts)):
             package = ".".join(parts[:depth])
