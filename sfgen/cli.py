@@ -91,6 +91,11 @@ def cmd_compile(args: argparse.Namespace, argv: list[str]) -> int:
     compiled = _compile(args, argv)
     where = "" if compiled.out == Path.cwd().resolve() else f"cd {shlex.quote(str(args.out))} && "
     print(f"sfgen: run it with: {where}snakemake --profile profiles/local   (or profiles/slurm, profiles/ngc)")
+    if args.slurm_workdir is not None:
+        from sfgen.slurm import snakemake_args
+
+        logs = shlex.join(snakemake_args(os.path.relpath(os.path.abspath(args.slurm_workdir), compiled.out)))
+        print(f"sfgen: for Slurm's job logs in {args.slurm_workdir}: snakemake --profile profiles/slurm {logs}")
     return 0
 
 
@@ -108,7 +113,12 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
         return print_commands(*_described(args))
     compiled = _compile(args, argv)
-    return run_snakemake(compiled, RUNNERS[args.runner])
+    extra = []
+    if args.runner == "slurm" and args.slurm_workdir is not None:
+        from sfgen.slurm import snakemake_args
+
+        extra = snakemake_args(os.path.abspath(args.slurm_workdir))
+    return run_snakemake(compiled, RUNNERS[args.runner], extra)
 
 
 def cmd_status(args: argparse.Namespace, argv: list[str]) -> int:

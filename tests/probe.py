@@ -29,14 +29,18 @@ def main() -> int:
         child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({sleep + 60})"])
         record["child_pid"] = child.pid
     path = os.path.join(options["probe_dir"], f"{uuid.uuid4().hex}.json")
+    _write(path, record)
+    time.sleep(sleep)
+    record["end"] = time.time()
+    _write(path, record)
+    return int(options.get("exit", 0))
+
+
+def _write(path: str, record: dict) -> None:
+    """Atomically, so a test reading records never sees half of one."""
     with open(path + ".tmp", "w") as handle:
         json.dump(record, handle)
     os.replace(path + ".tmp", path)
-    time.sleep(sleep)
-    record["end"] = time.time()
-    with open(path, "w") as handle:
-        json.dump(record, handle)
-    return int(options.get("exit", 0))
 
 
 if __name__ == "__main__":

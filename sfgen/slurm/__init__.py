@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.experiments import ExperimentSpec
+from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags
 
@@ -23,8 +24,6 @@ def compile_options(options: dict[str, Any], out: Path | None) -> dict[str, Any]
     """Options checked and made self-contained for the Snakefile: the template's text in place of its
     file, its ``#SBATCH`` lines applied, slurm_extra checked, slurm_workdir relative to ``out`` (where
     Snakemake runs) as workdir is. Raises a one-line error for anything that would fail at submission."""
-    from sfgen.slurm import template
-
     result = template.embed(options) if options.get("slurm_sbatch_template") is not None else dict(options)
     if result.get("slurm_extra"):
         check_extra(result["slurm_extra"])
@@ -33,11 +32,11 @@ def compile_options(options: dict[str, Any], out: Path | None) -> dict[str, Any]
     return result
 
 
-def snakemake_args(options: dict[str, Any]) -> list[str]:
-    """Extra snakemake arguments for a Slurm run: the log dir chosen with slurm_workdir, kept for every job."""
-    if options.get("slurm_workdir") is None:
-        return []
-    return ["--slurm-logdir", options["slurm_workdir"], "--slurm-keep-successful-logs"]
+def snakemake_args(slurm_workdir: str) -> list[str]:
+    """Snakemake's arguments that put Slurm's job logs into slurm_workdir (relative: to the workflow dir)
+    and keep them for every job, as Sample Factory's --slurm_workdir did; a profile cannot take them from
+    the compiled options, so ``sfgen run`` passes them and ``sfgen compile`` prints them."""
+    return ["--slurm-logdir", slurm_workdir, "--slurm-keep-successful-logs"]
 
 
 def log_dir(options: dict[str, Any]) -> str:
@@ -51,14 +50,13 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
     resources = rule_resources(options)
     flags = shlex.join(sbatch_flags(resources))
     workdir = os.path.abspath(os.path.join(os.getcwd(), options["workdir"]))
-    template = options.get("slurm_sbatch_template")
-    if template is None:
+    text = options.get("slurm_sbatch_template")
+    if text is None:
         how = "runs"
+    elif template.SbatchTemplate(text).form == "v1":
+        how = "runs the template's prelude, then"
     else:
-        from sfgen.slurm.template import SbatchTemplate
-
-        form = SbatchTemplate(template).form
-        how = "runs the template's prelude, then" if form == "v1" else "runs the template, $CMD being"
+        how = "runs the template, $CMD being"
     print(
         f"sfgen: print only, nothing submitted or written: {len(specs)} experiments, each one Slurm job that "
         "Snakemake's slurm executor (snakemake --profile profiles/slurm) would submit as:"
@@ -70,5 +68,5 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
         print(f"  resources: {', '.join(f'{k}={v}' for k, v in resources.items())}")
         env = "".join(f"{key}={shlex.quote(str(value))} " for key, value in (spec.env_vars or {}).items())
         print(f"  in {workdir} {how}: {env}{spec.cmd}")
-        print(f"  output: {spec.log}")
+        print(f"  its output: {spec.log} in the workflow dir")
     return 0

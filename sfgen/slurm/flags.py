@@ -26,19 +26,21 @@ RESOURCE_FLAGS = {
 }
 # flag -> why it cannot be set
 _BY_SNAKEMAKE = "Snakemake's slurm executor sets it"
+_NAME = _BY_SNAKEMAKE + " (the job name identifies the run)"
+_LOG = _BY_SNAKEMAKE + " (the job log: .snakemake/slurm_logs/)"
+_DIR = _BY_SNAKEMAKE + " (the workflow dir; the experiment runs in the workdir option)"
+_TASK = "each experiment is one task"
+_NODE = "each experiment runs on one node"
+_CLUSTER = "submit from the cluster you run on"
 SNAKEMAKE_FLAGS = {
-    "-J": _BY_SNAKEMAKE + " (the job name identifies the run)", "--job-name": _BY_SNAKEMAKE + " (the job name identifies the run)",
-    "-o": _BY_SNAKEMAKE + " (the job log: .snakemake/slurm_logs/)", "--output": _BY_SNAKEMAKE + " (the job log: .snakemake/slurm_logs/)",
-    "-e": _BY_SNAKEMAKE + " (the job log: .snakemake/slurm_logs/)", "--error": _BY_SNAKEMAKE + " (the job log: .snakemake/slurm_logs/)",
+    "-J": _NAME, "--job-name": _NAME,
+    "-o": _LOG, "--output": _LOG, "-e": _LOG, "--error": _LOG,
     "--parsable": _BY_SNAKEMAKE, "--export": _BY_SNAKEMAKE + " (ALL)", "--comment": _BY_SNAKEMAKE + " (rule_RULE)",
-    "-D": _BY_SNAKEMAKE + " (the workflow dir; the experiment runs in the workdir option)",
-    "--chdir": _BY_SNAKEMAKE + " (the workflow dir; the experiment runs in the workdir option)",
-    "--workdir": _BY_SNAKEMAKE + " (the workflow dir; the experiment runs in the workdir option)",
-    "-n": "each experiment is one task", "--ntasks": "each experiment is one task",
-    "--ntasks-per-gpu": "each experiment is one task",
-    "-N": "each experiment runs on one node", "--nodes": "each experiment runs on one node",
+    "-D": _DIR, "--chdir": _DIR, "--workdir": _DIR,
+    "-n": _TASK, "--ntasks": _TASK, "--ntasks-per-gpu": _TASK,
+    "-N": _NODE, "--nodes": _NODE,
     "--mem-per-cpu": "use --slurm_mem_mb (memory per job)",
-    "-M": "submit from the cluster you run on", "--clusters": "submit from the cluster you run on",
+    "-M": _CLUSTER, "--clusters": _CLUSTER,
 }
 _NO_VALUE = {"--parsable"}
 

@@ -35,7 +35,9 @@ _PASSED = (  # option -> resource, for the options passed as they are
 
 
 @functools.lru_cache(maxsize=8)
-def _resources(gpus: int, cpus: int, passed: tuple[tuple[str, Any], ...], extra: str | None) -> tuple[tuple[str, Any], ...]:
+def _resources(
+    gpus: int, cpus: int, passed: tuple[tuple[str, Any], ...], extra: str | None
+) -> tuple[tuple[str, Any], ...]:
     result: list[tuple[str, Any]] = [("gpu", gpus), ("cpus_per_gpu", cpus)] if gpus > 0 else [("cpus_per_task", cpus)]
     result += [(resource, value) for resource, value in passed if value is not None]
     if extra:
@@ -46,7 +48,8 @@ def _resources(gpus: int, cpus: int, passed: tuple[tuple[str, Any], ...], extra:
 def rule_resources(config: dict[str, Any]) -> dict[str, Any]:
     """The Slurm resources of every experiment rule (computed once per distinct configuration)."""
     passed = tuple((resource, config.get(option)) for option, resource in _PASSED)
-    return dict(_resources(config["slurm_gpus_per_job"], config["slurm_cpus_per_gpu"], passed, config.get("slurm_extra")))
+    gpus, cpus = config["slurm_gpus_per_job"], config["slurm_cpus_per_gpu"]
+    return dict(_resources(gpus, cpus, passed, config.get("slurm_extra")))
 
 
 def sbatch_flags(resources: dict[str, Any]) -> list[str]:

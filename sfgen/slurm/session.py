@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -34,7 +35,7 @@ def _say(message: str) -> None:
 
 def _run(*argv: str) -> subprocess.CompletedProcess | None:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -54,7 +55,7 @@ def accounting_works() -> tuple[bool, str]:
 def min_job_age() -> int | None:
     """The cluster's MinJobAge in seconds, from ``scontrol show config``."""
     result = _run("scontrol", "show", "config")
-    match = re.search(r"^MinJobAge\s*=\s*(\d+)", result.stdout if result and result.returncode == 0 else "", re.M)
+    match = re.search(r"^MinJobAge\s*=\s*(\d+)", result.stdout if result and result.returncode == 0 else "", re.MULTILINE)
     return int(match.group(1)) if match else None
 
 
@@ -90,8 +91,14 @@ def start(workflow: Any, config: dict[str, Any]) -> None:
         _say(f"time limit {config['slurm_runtime']} min: experiments Slurm stops are resubmitted up to {retries} times")
 
 
+_STOP_CODES = {128 + signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGHUP}  # how Slurm and users stop jobs
+
+
 def failed_on_its_own_in_this_run(failure: dict[str, Any] | None) -> bool:
-    """True when ``failure`` (an experiment's failure record) is from this run and not a stop by a signal:
+    """True when ``failure`` (an experiment's failure record) is from this run and not a stop (the launcher
+    was signalled, or the experiment ended by SIGTERM, SIGINT or SIGHUP, which Slurm may send it directly):
     the launcher then ends Snakemake's retry at once instead of running the experiment again."""
     run = os.environ.get(RUN_ID_ENV)
-    return bool(run and failure and failure.get("slurm_run") == run and not failure.get("interrupted"))
+    if not (run and failure and failure.get("slurm_run") == run):
+        return False
+    return not failure.get("interrupted") and failure.get("exit_code") not in _STOP_CODES

@@ -34,7 +34,8 @@ from sfgen.options import validated
 from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags
 
 PLACEHOLDERS = ("CMD", "GPU", "CPU", "PARTITION", "FILENAME", "TIMEOUT")
-_PLACEHOLDER = re.compile(r"\$(?:(?P<dollar>\$)|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\})")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_PLACEHOLDER = re.compile(rf"\$(?:(?P<dollar>\$)|(?P<named>{_NAME})|\{{(?P<braced>{_NAME})\}})")  # string.Template's
 _USES_CMD = re.compile(r"\$(?:CMD\b|\{CMD\})")
 _DIRECTIVE = re.compile(r"#SBATCH(?:\s+(?P<rest>.*))?$")
 _SUBMITS = re.compile(r"(?:^|[\s;&|(`])sbatch(?:\s|$)")
@@ -71,7 +72,8 @@ class SbatchTemplate:
                 try:
                     found.append((number, shlex.split(match.group("rest") or "", comments=True)))
                 except ValueError as error:
-                    raise TemplateError(f"{self.origin} line {number}: {error}: balance the quotes of the #SBATCH line") from None
+                    problem = f"{self.origin} line {number}: {error}"
+                    raise TemplateError(f"{problem}: balance the quotes of the #SBATCH line") from None
         return found
 
     def check(self) -> None:
@@ -119,25 +121,28 @@ def load(path: str) -> str:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise TemplateError(
-            f"cannot read the Slurm sbatch template {path}: {reason}: pass an existing text file to --slurm_sbatch_template"
+            f"cannot read the Slurm sbatch template {path}: {reason}: "
+            "pass an existing text file to --slurm_sbatch_template"
         ) from None
 
 
 def _minutes(value: str) -> int | None:
-    """Slurm's --time formats in whole minutes (rounded up); None for no limit."""
+    """Slurm's --time formats (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S) in whole minutes, rounded up; None for
+    no limit."""
     if value.upper() in ("INFINITE", "UNLIMITED"):
         return None
-    match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", value)
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+(?::\d+){0,2})", value)
     if not match:
         raise ValueError(value)
-    days, first, second, third = (int(part) if part else None for part in match.groups())
-    if days is not None:  # D-H, D-H:M, D-H:M:S
-        seconds = days * 86400 + first * 3600 + (second or 0) * 60 + (third or 0)
-    elif third is not None:  # H:M:S
-        seconds = first * 3600 + second * 60 + third
-    else:  # M, M:S
-        seconds = first * 60 + (second or 0)
-    return math.ceil(seconds / 60)
+    parts = [int(part) for part in match.group(2).split(":")]
+    if match.group(1) is not None:  # D-H[:M[:S]]
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+        hours += int(match.group(1)) * 24
+    elif len(parts) == 3:  # H:M:S
+        hours, minutes, seconds = parts
+    else:  # M[:S]
+        hours, (minutes, seconds) = 0, (parts + [0])[:2]
+    return math.ceil((hours * 3600 + minutes * 60 + seconds) / 60)
 
 
 def _megabytes(value: str) -> int:
@@ -171,7 +176,8 @@ def fold_directives(template: SbatchTemplate, options: dict[str, Any]) -> tuple[
                 try:
                     result[option] = _CONVERT.get(option, str)(value or "")
                 except ValueError:
-                    raise TemplateError(f"{where}: cannot read {' '.join(written)}: write it as sbatch accepts it") from None
+                    problem = f"{where}: cannot read {' '.join(written)}"
+                    raise TemplateError(f"{problem}: write it as sbatch accepts it") from None
             elif flag in RESOURCE_FLAGS:
                 notes.append(
                     f"{where}: {' '.join(written)} ignored: --slurm_gpus_per_job={result['slurm_gpus_per_job']} and "
