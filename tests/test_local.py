@@ -215,3 +215,23 @@ def test_max_parallel_above_snakemakes_thread_pool_runs_that_many(project):
     result = run_snakemake("--profile", "profiles/local", cwd=project.root / "wf", env=clean_env())
     assert result.returncode == 0, result.stderr
     assert max(max_overlap(probe_records(project.probes)).values()) == 8
+
+
+def test_sample_factorys_command_line_runs_reports_failures_and_resumes(project):
+    """`python -m sfgen.run` with Sample Factory's options: exit non-zero naming the failed experiment and its
+    log; the same command again runs only that one."""
+    run = write_sweep(project, seeds=3, fail=(1,), sleep=0)
+    command = [
+        sys.executable, "-m", "sfgen.run", f"--run={run}", "--runner=processes", "--train_dir=./td",
+        "--experiment_suffix=x", "--num_gpus=1", "--experiments_per_gpu=2", "--max_parallel=2",
+        "--pause_between=0", "--slurm_print_only=False", "--ngc_print_only=False",
+    ]
+    first = subprocess.run(command, cwd=project.root, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode != 0
+    assert "FAILED 01_probe_see_1_exi_3_sle_0 (exit 3); log: " in first.stdout
+    assert str(project.root / "logs" / "exp_01_probe_see_1_exi_3_sle_0.log") in first.stdout
+    assert {r["cuda"] for r in probe_records(project.probes)} == {"0"}
+    assert all("--train_dir=./td/probe_run/probe_x" in r["argv"] for r in probe_records(project.probes))
+    again = subprocess.run(command, cwd=project.root, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0
+    assert [experiment_of(r) for r in probe_records(project.probes)[3:]] == ["01_probe_see_1_exi_3_sle_0"]
