@@ -128,6 +128,16 @@ def _held(path: str) -> bool:
     return False
 
 
+def _submitted_to_slurm(workflow_dir: Path) -> bool:
+    """Whether Snakemake's slurm plugin has made its log dir: the default one, or ``slurm_workdir``."""
+    if (workflow_dir / SLURM_LOG_DIR).is_dir():
+        return True
+    from sfgen.workflow import RUN_OPTIONS  # only here: status otherwise needs nothing of the Snakefile side
+
+    logdir = ((read_record(workflow_dir / RUN_OPTIONS) or {}).get("options") or {}).get("slurm_workdir")
+    return bool(logdir) and (workflow_dir / logdir).is_dir()
+
+
 def _slurm_active(workflow_dir: Path, warn: Callable[[str], None]) -> dict[str, tuple[str, str]]:
     """rule -> (job id, state) of this workflow's Slurm jobs still queued or running, from one ``squeue``.
 
@@ -135,7 +145,7 @@ def _slurm_active(workflow_dir: Path, warn: Callable[[str], None]) -> dict[str, 
     the first sbatch). Its jobs carry ``--comment rule_RULE`` and the workflow dir as working directory,
     which tells them from other workflows' jobs with the same rule names; queued jobs have no log file
     yet, so squeue, not the log dir, is where their ids are."""
-    if not (workflow_dir / SLURM_LOG_DIR).is_dir() or shutil.which("squeue") is None:
+    if not _submitted_to_slurm(workflow_dir) or shutil.which("squeue") is None:
         return {}
     try:
         result = subprocess.run(
