@@ -139,7 +139,7 @@ class Launcher:
                     with suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=_POLL)
                 else:
-                    select.select([pidfd], [], [], _POLL)  # a signal ends it early (its handler sets the flag)
+                    select.select([pidfd], [], [], _POLL)  # signal handlers set a flag, seen within _POLL
         finally:
             if pidfd is not None:
                 os.close(pidfd)
