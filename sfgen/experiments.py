@@ -13,6 +13,7 @@ import re
 import shlex
 from collections import Counter
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import InvalidExperimentError
@@ -22,6 +23,7 @@ _SHELL_SPECIAL = set("'\"\\$`;&|<>(){}!")
 _SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1"}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MAX_RULE = 100
+RUNNING_DIR = Path(".sfgen/running")  # RULE.lock (held while it runs) and RULE.json (where and since when)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen import __version__
-from sfgen.experiments import ExperimentSpec
+from sfgen.experiments import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record, write_record
 from sfgen.slots import Claim, claim, gpu_ids, try_lock
 from sfgen.slurm.session import RUN_ID_ENV, failed_on_its_own_in_this_run
@@ -149,7 +149,7 @@ class Launcher:
 
     def _hold_running_lock(self) -> int | None:
         """Lock this experiment for as long as any of its processes lives; wait out an orphaned earlier run."""
-        path = self.workflow_dir / ".sfgen" / "running" / f"{self.spec.rule}.lock"
+        path = self.workflow_dir / RUNNING_DIR / f"{self.spec.rule}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         waited = False
         while (fd := try_lock(path)) is None:
@@ -274,7 +274,7 @@ class Launcher:
             "log": self.spec.log,
         }
         held = (running, *slot.fds)
-        started = self.workflow_dir / ".sfgen" / "running" / f"{self.spec.rule}.json"
+        started = self.workflow_dir / RUNNING_DIR / f"{self.spec.rule}.json"
         write_record(started, record)  # where and since when, for `sfgen status` while it runs
         code = self._execute(env, workdir, held, record)
         slot.release()  # the next experiment may start while this one's records are written

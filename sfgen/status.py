@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.experiments import ExperimentSpec
+from sfgen.experiments import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record
 
 STATES = ("done", "failed", "running", "pending")
-RUNNING_DIR = Path(".sfgen/running")  # RULE.lock (held while it runs) and RULE.json (where and since when)
 SLURM_LOG_DIR = Path(".snakemake/slurm_logs")  # Snakemake's slurm plugin: rule_RULE/JOBID.log
 NGC_JOB_DIR = Path(".sfgen/ngc")  # sfgen.ngc.jobs: JOBID.json per submitted job, rules/RULE.json -> latest job
 # squeue keeps finished jobs for MinJobAge; these states mean the job is over.
