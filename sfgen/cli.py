@@ -61,9 +61,9 @@ def _described(args: argparse.Namespace):
     """The experiments and the checked options, for the print-only modes that write and submit nothing."""
     from sfgen.experiments import describe
     from sfgen.loader import load_run
-    from sfgen.options import RUNTIME_OPTIONS, validated
+    from sfgen.options import with_defaults
 
-    options = validated({**{n: o.default for n, o in RUNTIME_OPTIONS.items()}, **_options(args)})
+    options = with_defaults(_options(args))
     return describe(load_run(args.run), args.train_dir, args.experiment_suffix), options
 
 

@@ -20,7 +20,7 @@ from sfgen.experiments import ExperimentSpec, describe
 from sfgen.loader import load_run
 from sfgen.markers import read_record, write_atomic
 from sfgen.ngc import template as ngc_template
-from sfgen.options import RUNTIME_OPTIONS, validated
+from sfgen.options import with_defaults
 from sfgen.snakefile import read_run_name, render
 
 PROFILES = ("local", "slurm", "ngc")
@@ -85,10 +85,7 @@ def compile_workflow(
     description = load_run(run)
     specs = describe(description, train_dir, experiment_suffix)
     out = out.resolve()
-    compiled_options = {name: option.default for name, option in RUNTIME_OPTIONS.items()}
-    compiled_options["workdir"] = os.path.relpath(os.getcwd(), out)
-    compiled_options.update({k: v for k, v in options.items() if v is not None})
-    compiled_options = validated(compiled_options)
+    compiled_options = with_defaults({"workdir": os.path.relpath(os.getcwd(), out), **options})
     if compiled_options["ngc_job_template"] is not None:  # the Snakefile keeps the text: it runs as compiled
         compiled_options["ngc_job_template"] = ngc_template.embed(compiled_options["ngc_job_template"], specs, compiled_options)
     compiled_options = slurm.compile_options(compiled_options, out)  # template text, #SBATCH lines, checks

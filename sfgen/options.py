@@ -98,3 +98,10 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
         if name in result:
             result[name] = option.coerce(result[name])
     return result
+
+
+def with_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """Every run-time option: the given values (None meaning not given) over the defaults, checked."""
+    values = {name: option.default for name, option in RUNTIME_OPTIONS.items()}
+    values.update({name: value for name, value in given.items() if value is not None})
+    return validated(values)
