@@ -7,9 +7,10 @@ Snakefile; ``snakemake --config KEY=VALUE`` overrides them at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
-from sfgen.exceptions import OptionError
+from sfgen.exceptions import OptionError, TemplateError
 
 
 def parse_bool(value: Any) -> bool:
@@ -105,3 +106,12 @@ def with_defaults(given: dict[str, Any]) -> dict[str, Any]:
     values = {name: option.default for name, option in RUNTIME_OPTIONS.items()}
     values.update({name: value for name, value in given.items() if value is not None})
     return validated(values)
+
+
+def read_template(path: str, what: str, option: str) -> str:
+    """The text of the template file an option names, or a one-line error naming the file and the option."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise TemplateError(f"cannot read the {what} {path}: {reason}: pass an existing text file to --{option}") from None

@@ -7,7 +7,6 @@ as a one-rule workflow.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import json
 import os
@@ -24,7 +23,7 @@ from sfgen.experiments import ExperimentSpec
 from sfgen.launch import LOCAL_ENV
 from sfgen.markers import read_record, write_record
 from sfgen.options import RUNTIME_OPTIONS, validated
-from sfgen.slots import gpu_ids
+from sfgen.slots import gpu_ids, try_lock
 from sfgen.slurm import session as slurm_session
 from sfgen.slurm.resources import rule_resources
 from sfgen.snakefile import decode_block
@@ -132,12 +131,9 @@ def _lock_workflow(workflow_dir: Path) -> None:
     """Refuse a second Snakemake on this workflow; the kernel drops the lock if this process dies."""
     path = workflow_dir / ".sfgen" / "snakemake.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode().strip() or "?"
-        os.close(fd)
+    fd = try_lock(path)
+    if fd is None:
+        holder = path.read_text().strip() or "?"
         raise SfgenError(
             f"another Snakemake (pid {holder}) is running this workflow in {workflow_dir}: "
             "wait for it to end or stop it, then run again"

@@ -24,6 +24,7 @@ import jinja2.meta
 
 from sfgen.exceptions import TemplateError
 from sfgen.experiments import ExperimentSpec
+from sfgen.options import read_template
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: cannot clash with a template's own text
 _OPERATOR_CHARS = set("();<>|&")
@@ -138,11 +139,7 @@ class JobTemplate:
 
 def load(path: str) -> str:
     """The template file's text, or a one-line error naming the file."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise TemplateError(f"cannot read the NGC job template {path}: {reason}: pass an existing text file") from None
+    return read_template(path, "NGC job template", "ngc_job_template")
 
 
 def embed(path: str, specs: list[ExperimentSpec], options: dict[str, Any]) -> str:

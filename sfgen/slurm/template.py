@@ -32,6 +32,7 @@ from sfgen.experiments import ExperimentSpec
 from sfgen.markers import write_atomic
 from sfgen.options import validated
 from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags
+from sfgen.options import read_template
 
 PLACEHOLDERS = ("CMD", "GPU", "CPU", "PARTITION", "FILENAME", "TIMEOUT")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -116,14 +117,7 @@ class SbatchTemplate:
 
 def load(path: str) -> str:
     """The template file's text, or a one-line error naming the file."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise TemplateError(
-            f"cannot read the Slurm sbatch template {path}: {reason}: "
-            "pass an existing text file to --slurm_sbatch_template"
-        ) from None
+    return read_template(path, "Slurm sbatch template", "slurm_sbatch_template")
 
 
 def _minutes(value: str) -> int | None:
