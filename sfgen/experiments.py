@@ -14,10 +14,11 @@ import shlex
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sfgen.exceptions import InvalidExperimentError
-from sfgen.run_description import GeneratedExperiment, RunDescription
+if TYPE_CHECKING:  # the launcher reads specs without loading the run-description API
+    from sfgen.run_description import GeneratedExperiment, RunDescription
 
 _SHELL_SPECIAL = set("'\"\\$`;&|<>(){}!")
 _SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1"}

@@ -13,7 +13,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,6 @@ from sfgen import __version__
 from sfgen.experiments import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record, write_record
 from sfgen.slots import Claim, claim, gpu_ids, try_lock
-from sfgen.slurm.session import RUN_ID_ENV, failed_on_its_own_in_this_run
 from sfgen.snakefile import find_experiment
 
 LOCAL_ENV = "SFGEN_LOCAL"  # set by the Snakefile's onstart for local runs: the launcher assigns GPU slots
@@ -45,6 +43,14 @@ def _git_commit(directory: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _slurm_session():
+    """sfgen.slurm.session, imported where a Slurm job needs it: the Slurm backend is too heavy to load for
+    every local experiment, whose launchers start together with the first wave."""
+    from sfgen.slurm import session
+
+    return session
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -118,6 +124,10 @@ class Launcher:
         self.interrupted: int | None = None
         self.parent = os.getppid()
 
+    @property
+    def _running_record(self) -> Path:
+        return self.workflow_dir / RUNNING_DIR / f"{self.spec.rule}.json"
+
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.interrupted = signum
 
@@ -180,10 +190,14 @@ class Launcher:
         )
 
     def _command(self) -> list[str]:
-        """The experiment's argv; in a Slurm job compiled with an sbatch template, run through it."""
-        in_slurm_job = os.environ.get(LOCAL_ENV) != "1" and "SLURM_JOB_ID" in os.environ
-        if not in_slurm_job or not self.options.get("slurm_sbatch_template"):
-            return self.spec.argv
+        """The experiment's argv. Run locally, a first word starting with ``python`` is this interpreter,
+        as in Sample Factory's local runner: the sweep's virtualenv, whatever PATH holds. In a Slurm job
+        compiled with an sbatch template, the argv runs through the template."""
+        argv = self.spec.argv
+        if os.environ.get(LOCAL_ENV) == "1":
+            return [sys.executable, *argv[1:]] if argv[0].startswith("python") else argv
+        if "SLURM_JOB_ID" not in os.environ or not self.options.get("slurm_sbatch_template"):
+            return argv
         from sfgen.slurm.template import job_command
 
         return job_command(self.workflow_dir, self.spec, self.options)
@@ -197,7 +211,9 @@ class Launcher:
             env[key] = str(value)
         return env
 
-    def _execute(self, env: dict[str, str], workdir: Path, held: tuple[int, ...], record: dict[str, Any]) -> int:
+    def _execute(
+        self, command: list[str], env: dict[str, str], workdir: Path, held: tuple[int, ...], record: dict[str, Any]
+    ) -> int:
         """Run the experiment with its output in its log file; return its exit code (128+N for signal N)."""
         log_path = self.workflow_dir / self.spec.log
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +223,6 @@ class Launcher:
                 f"CUDA_VISIBLE_DEVICES={record['gpu']}\n".encode()
             )
             started = time.monotonic()
-            command = self._command()
             try:
                 proc = subprocess.Popen(
                     command,
@@ -224,6 +239,9 @@ class Launcher:
                 code = 127
             else:
                 record["pid"] = proc.pid
+                # where, since when and which process, for `sfgen status`; written once the experiment runs,
+                # and not synced to disk: it only matters while this launcher lives
+                write_record(self._running_record, record, durable=False)
                 self._wait(proc)
                 stopped = self.interrupted is not None and proc.poll() is None
                 if stopped:
@@ -247,38 +265,40 @@ class Launcher:
             self._say("finished by an earlier run")
             return 0
         failure = read_record(self.workflow_dir / self.spec.failure)
-        if failed_on_its_own_in_this_run(failure):  # a retry meant for experiments Slurm stopped
+        if failure is not None and _slurm_session().failed_on_its_own_in_this_run(failure):
+            # a retry meant for experiments Slurm stopped
             self._say(f"failed on its own earlier in this run (exit {failure['exit_code']}): not run again")
             return int(failure["exit_code"]) or 1
+        # Everything that does not need the slot is done before waiting for it: a freed slot passes on
+        # to an experiment that is ready to start.
+        command = self._command()
+        workdir = (self.workflow_dir / self.options["workdir"]).resolve()
+        git_commit = _git_commit(workdir)
         slot = self._claim_slot()
         if slot is None:
             return 128 + (self.interrupted or signal.SIGTERM)
         env = self._environment(slot)
-        workdir = (self.workflow_dir / self.options["workdir"]).resolve()
         record: dict[str, Any] = {
             "name": self.spec.name,
             "rule": self.spec.rule,
             "cmd": self.spec.cmd,
-            "argv": self.spec.argv,
+            "argv": command,
             "root_dir": self.spec.root_dir,
             "env_vars": self.spec.env_vars,
             "workdir": str(workdir),
-            "host": socket.gethostname(),
+            "host": os.uname().nodename,
             "gpu": env.get("CUDA_VISIBLE_DEVICES"),
             "slurm_job_id": env.get("SLURM_JOB_ID"),
-            "slurm_run": env.get(RUN_ID_ENV),
+            "slurm_run": env.get(_slurm_session().RUN_ID_ENV) if "SLURM_JOB_ID" in env else None,
             "pid": None,
             "start": _now(),
             "sfgen_version": __version__,
-            "git_commit": _git_commit(workdir),
+            "git_commit": git_commit,
             "log": self.spec.log,
         }
-        held = (running, *slot.fds)
-        started = self.workflow_dir / RUNNING_DIR / f"{self.spec.rule}.json"
-        write_record(started, record)  # where and since when, for `sfgen status` while it runs
-        code = self._execute(env, workdir, held, record)
+        code = self._execute(command, env, workdir, (running, *slot.fds), record)
         slot.release()  # the next experiment may start while this one's records are written
-        started.unlink(missing_ok=True)
+        self._running_record.unlink(missing_ok=True)
         if code == 0:
             write_record(self.workflow_dir / self.spec.marker, record)
             (self.workflow_dir / self.spec.failure).unlink(missing_ok=True)

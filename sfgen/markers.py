@@ -16,24 +16,26 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part;
+    ``durable``: on disk before the call returns (a marker must survive a crash of the machine)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+def write_record(path: Path, record: dict[str, Any], durable: bool = True) -> None:
+    write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n", durable)
 
 
 def read_record(path: Path | str) -> dict[str, Any] | None:

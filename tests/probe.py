@@ -17,6 +17,7 @@ def main() -> int:
     options = dict(arg[2:].split("=", 1) for arg in sys.argv[1:] if arg.startswith("--") and "=" in arg)
     record = {
         "argv": sys.argv[1:],
+        "executable": sys.executable,
         "pid": os.getpid(),
         "cwd": os.getcwd(),
         "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -10,6 +10,7 @@ Sample Factory (SF) is fetched from PyPI at test time (never vendored in this re
 Only the few pure-Python files the runner API needs are extracted from the wheel (or sdist)
 into a cache dir (``$SFGEN_SF_CACHE`` or ``~/.cache/sfgen-tests``, subdirs ``sf1``/``sf2``).
 ``run_description.py`` imports nothing from SF except ``log`` from ``sample_factory.utils.utils``;
+v2's local runner ``run_processes.py`` also ``ensure_dir_exists``;
 the genuine ``utils.py`` pulls in psutil/colorlog (v1) and torch/gymnasium/signal_slot (v2, via
 ``sample_factory.utils.typing``), so that one module is replaced by a tiny shim that defines only
 ``log`` (used by SF solely for the "Experiment name is extra long" warning, never for output).
@@ -61,6 +62,7 @@ _SF_FILES: dict[int, tuple[str, ...]] = {
         "sample_factory/launcher/__init__.py",
         "sample_factory/launcher/run_description.py",
         "sample_factory/launcher/launcher_utils.py",  # seeds() helper
+        "sample_factory/launcher/run_processes.py",  # the local runner, timed by bench/bench.py
     ),
 }
 
@@ -74,10 +76,19 @@ _UTILS_SHIM = '''"""sfgen test shim -- NOT Sample Factory code.
 
 Stands in for sample_factory/utils/utils.py, whose real imports (psutil, colorlog, and in 2.x
 torch/gymnasium/signal_slot) are irrelevant to the runner API. run_description.py only uses
-``log`` (for a warning on experiment names longer than 100 chars), so that is all this defines.
+``log`` (for a warning on experiment names longer than 100 chars), and the local runner
+(run_processes.py) ``log`` and ``ensure_dir_exists``, so that is all this defines.
 """
 
 import logging
+import os
+
+
+def ensure_dir_exists(path) -> str:  # SF's own definition
+    if not os.path.exists(path):
+        os.makedirs(path, exist_ok=True)
+    return path
+
 
 log = logging.getLogger("rl")
 log.setLevel(logging.DEBUG)
@@ -89,7 +100,7 @@ if not log.handlers:
 '''
 
 _MANIFEST = "sfgen_reference.json"
-_MANIFEST_FORMAT = 2
+_MANIFEST_FORMAT = 3
 
 
 class SFReferenceUnavailable(RuntimeError):
@@ -241,7 +252,7 @@ def _build_env(version: int, env_dir: Path) -> None:
             "sample_factory_version": SF_VERSIONS[version],
             "files": files,
             "shims": {
-                "sample_factory/utils/utils.py": "sfgen shim defining only `log`"
+                "sample_factory/utils/utils.py": "sfgen shim defining only `log` and `ensure_dir_exists`"
             },
             "examples": examples,
         }

@@ -119,7 +119,7 @@ def unavailable_reason() -> str | None:
 
     Used as a pytest skip reason: the cluster needs root (daemons, mknod,
     /etc/hosts) and the Debian ``slurm-wlm`` + ``munge`` packages
-    (``.ci/install-slurm.sh``).
+    (``.ci/run`` installs them when run as root).
     """
     if not sys.platform.startswith("linux"):
         return f"local Slurm cluster needs Linux (platform is {sys.platform})"
@@ -130,7 +130,7 @@ def unavailable_reason() -> str | None:
         return (
             "Slurm/munge binaries missing: "
             + ", ".join(missing)
-            + " (install with .ci/install-slurm.sh: apt-get install slurm-wlm munge)"
+            + " (install with: apt-get install slurm-wlm munge, as .ci/run does)"
         )
     if ETC_SLURM_CONF.exists() and not _is_ours(ETC_SLURM_CONF):
         return (

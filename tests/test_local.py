@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake
+from conftest import PROBE, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake
 
 
 def write_sweep(project, seeds: int = 6, fail: tuple[int, ...] = (), sleep: float = 0.5, env_vars=None, name="sweep") -> Path:
@@ -119,6 +119,34 @@ def test_env_vars_are_set_after_cuda_visible_devices(project):
     assert run_snakemake("--profile", "profiles/local", cwd=project.root / "wf", env=clean_env()).returncode == 0
     for record in probe_records(project.probes):
         assert record["env"] == {"PROBE_X": "a b $(c)", "CUDA_VISIBLE_DEVICES": "9"}
+
+
+def test_python_runs_with_the_interpreter_of_the_run_as_in_sample_factorys_runner(project):
+    """SF's local runner replaces a first word starting with "python" by its own interpreter (the sweep's
+    virtualenv); so does sfgen, whatever `python3` on PATH is."""
+    fake = project.root / "fakebin"
+    fake.mkdir()
+    (fake / "python3").write_text("#!/bin/sh\necho not the sweep interpreter >&2\nexit 7\n")
+    (fake / "python3").chmod(0o755)
+    run = project.write_run(
+        "py_sweep",
+        f"""
+        from sample_factory.launcher.run_description import RunDescription, Experiment, ParamGrid
+
+        RUN_DESCRIPTION = RunDescription("probe_run", experiments=[
+            Experiment("probe", "python3 {PROBE} --probe_dir={project.probes}", ParamGrid([("seed", [1, 2])]).generate_params()),
+        ])
+        """,
+    )
+    env = {**clean_env(), "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    compile_sweep(project, run, "--pause_between=0", env=env)
+    result = run_snakemake("--profile", "profiles/local", cwd=project.root / "wf", env=env)
+    assert result.returncode == 0, result.stderr
+    records = probe_records(project.probes)
+    assert len(records) == 2 and {r["executable"] for r in records} == {sys.executable}
+    for marker in (project.root / "wf" / "markers").glob("*.done"):
+        recorded = json.loads(marker.read_text())
+        assert recorded["argv"][0] == sys.executable and recorded["cmd"].startswith("python3 ")
 
 
 def test_pause_between_spaces_starts(project):
