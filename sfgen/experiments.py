@@ -1,4 +1,4 @@
-"""Describe a sweep as plain experiment specs: name, rule, command, root dir, environment.
+"""Describe a sweep as experiment specs (``sfgen.spec``): name, rule, command, root dir, environment.
 
 Commands are kept as shell *words*: Sample Factory's string for benign values, with any argument a shell
 would split or interpret quoted by shlex. The launcher parses them back with ``shlex.split`` and runs the
@@ -12,52 +12,16 @@ import os
 import re
 import shlex
 from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sfgen.exceptions import InvalidExperimentError
-if TYPE_CHECKING:  # the launcher reads specs without loading the run-description API
-    from sfgen.run_description import GeneratedExperiment, RunDescription
+from sfgen.run_description import GeneratedExperiment, RunDescription
+from sfgen.spec import ExperimentSpec
 
 _SHELL_SPECIAL = set("'\"\\$`;&|<>(){}!")
 _SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1"}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MAX_RULE = 100
-RUNNING_DIR = Path(".sfgen/running")  # RULE.lock (held while it runs) and RULE.json (where and since when)
-
-
-@dataclass(frozen=True)
-class ExperimentSpec:
-    """One experiment of a compiled workflow; the Snakefile lists these, one per line."""
-
-    rule: str
-    name: str
-    cmd: str
-    root_dir: str
-    env_vars: dict[str, Any] | None
-
-    @property
-    def argv(self) -> list[str]:
-        return shlex.split(self.cmd)
-
-    @property
-    def marker(self) -> str:
-        """Completion marker, relative to the workflow dir: written only when the command exits 0."""
-        return f"markers/{self.rule}.done"
-
-    @property
-    def failure(self) -> str:
-        """Record of the last failed attempt, relative to the workflow dir."""
-        return f"markers/{self.rule}.failed"
-
-    @property
-    def log(self) -> str:
-        """The experiment's stdout and stderr, relative to the workflow dir."""
-        return f"logs/{self.rule}.log"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def shell_word(token: str) -> str:

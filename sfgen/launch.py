@@ -1,14 +1,18 @@
 """The launcher each experiment job runs: GPU slot, environment, log file, completion marker.
 
-Invoked by the generated Snakefile as ``python -m sfgen.launch --snakefile S --options JSON RULE``. It
-runs the experiment's argv without a shell in a session of its own, so that an interrupt (SIGINT,
-SIGTERM, SIGHUP, or Snakemake dying) stops the whole process tree, and writes the marker only after
-exit 0. Its exit code is the experiment's.
+Invoked by the generated Snakefile as ``python -S .../sfgen/launch.py SNAKEFILE OPTIONS_JSON RULE``
+(``sfgen.workflow.launch_command``). It runs the experiment's argv without a shell in a session of its
+own, so that an interrupt (SIGINT, SIGTERM, SIGHUP, or Snakemake dying) stops the whole process tree,
+and writes the marker only after exit 0. Its exit code is the experiment's.
+
+Every experiment starts one launcher, and a local run's first wave starts them all at once, so its start
+is kept short: ``-S`` skips site-packages and their .pth files (the launcher needs only the standard
+library and sfgen; ``_psutil`` loads them for the rare stop), and it imports neither argparse,
+dataclasses nor tempfile. Together that halves a launcher's start.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import select
@@ -21,11 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # run as a file with -S: sfgen is imported from the directory holding it
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 from sfgen import __version__
-from sfgen.experiments import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record, write_record
 from sfgen.slots import Claim, claim, gpu_ids, try_lock
 from sfgen.snakefile import find_experiment
+from sfgen.spec import RUNNING_DIR, ExperimentSpec
 
 LOCAL_ENV = "SFGEN_LOCAL"  # set by the Snakefile's onstart for local runs: the launcher assigns GPU slots
 _POLL = 0.5  # seconds between checks that Snakemake is still alive
@@ -93,9 +100,20 @@ def _reap_group(pgid: int, timeout: float) -> bool:
     return True
 
 
+def _psutil():
+    """psutil, from the installed packages a launcher started with ``python -S`` has yet to load."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
+    import psutil
+
+    return psutil
+
+
 def _stop(proc: subprocess.Popen, signum: int, timeout: float) -> None:
     """Stop the experiment's process group and every descendant: ``signum`` first, SIGKILL after timeout."""
-    import psutil
+    psutil = _psutil()
 
     try:
         descendants = psutil.Process(proc.pid).children(recursive=True)
@@ -312,15 +330,14 @@ class Launcher:
         return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sfgen.launch", description=__doc__)
-    parser.add_argument("--snakefile", required=True, type=Path)
-    parser.add_argument("--options", required=True, type=json.loads)
-    parser.add_argument("rule")
-    args = parser.parse_args(argv)
-    snakefile = args.snakefile.resolve()
-    return Launcher(snakefile, args.options, find_experiment(snakefile, args.rule)).run()
+def main(argv: list[str]) -> int:
+    """``argv``: SNAKEFILE OPTIONS_JSON RULE, as ``sfgen.workflow.launch_command`` writes them."""
+    if len(argv) != 3:
+        print(f"usage: python -S {__file__} SNAKEFILE OPTIONS_JSON RULE (run by sfgen's Snakefile)", file=sys.stderr)
+        return 2
+    snakefile, options, rule = Path(argv[0]).resolve(), json.loads(argv[1]), argv[2]
+    return Launcher(snakefile, options, find_experiment(snakefile, rule)).run()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part;
     ``durable``: on disk before the call returns (a marker must survive a crash of the machine)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # a fresh name beside it, made as tempfile.mkstemp would but with the umask's mode (and without
+    # importing tempfile, which would cost every launcher's start more than this whole module)
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             if durable:

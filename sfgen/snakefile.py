@@ -8,14 +8,13 @@ cannot be closed early whatever the values hold.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from sfgen import __version__
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 
 _BEGIN = "EXPERIMENTS = sfgen.workflow.experiments(workflow, r'''\n"
 _END = "\n'''"
@@ -84,5 +83,7 @@ def find_experiment(path: Path, rule: str) -> ExperimentSpec:
 
 def read_run_name(path: Path) -> str | None:
     """The run a generated Snakefile was compiled from; None if sfgen did not write it."""
+    import ast  # here, not at the top: each job's launcher reads its experiment from this module
+
     match = _RUN_NAME.search(path.read_text(encoding="utf-8", errors="replace"))
     return ast.literal_eval(match.group(1)) if match else None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.experiments import RUNNING_DIR, ExperimentSpec
+from sfgen.spec import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record
 
 STATES = ("done", "failed", "running", "pending")

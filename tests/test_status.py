@@ -355,12 +355,15 @@ def test_ngc_job_in_flight_counts_as_running_with_its_job_id(project):
             return document if document["summary"]["done"] == 1 and document["summary"]["running"] == 1 else None
 
         rows = {row["name"]: row for row in _wait_for(one_done_one_running, timeout=90)["experiments"]}
-        jobs = sorted(path.stem for path in (project.root / "ngc_state").glob("[0-9]*.json"))
+        # the stand-in's job records, by the job name the template gave (Snakemake submits in either order)
+        jobs = {json.loads(path.read_text())["name"]: path.stem
+                for path in (project.root / "ngc_state").glob("[0-9]*.json")}
         assert rows["01_probe_see_1_sle_120"]["state"] == "running"
-        assert rows["01_probe_see_1_sle_120"]["ngc_job_id"] == jobs[1] and rows["01_probe_see_1_sle_120"]["start"]
-        assert rows["00_probe_see_0_sle_0"]["ngc_job_id"] == jobs[0]
+        assert rows["01_probe_see_1_sle_120"]["ngc_job_id"] == jobs["01_probe_see_1_sle_120"]
+        assert rows["01_probe_see_1_sle_120"]["start"]
+        assert rows["00_probe_see_0_sle_0"]["ngc_job_id"] == jobs["00_probe_see_0_sle_0"]
         assert rows["00_probe_see_0_sle_0"]["job_state"] == "FINISHED_SUCCESS"
-        assert f"NGC job {jobs[1]}" in run_cli("status", "--state=running", cwd=wf).stdout
+        assert f"NGC job {jobs['01_probe_see_1_sle_120']}" in run_cli("status", "--state=running", cwd=wf).stdout
     finally:
         proc.send_signal(signal.SIGINT)  # Snakemake cancels the job it submitted
         proc.wait(timeout=60)

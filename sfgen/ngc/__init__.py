@@ -6,7 +6,7 @@ import shlex
 from typing import Any
 
 from sfgen.exceptions import OptionError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 
 
 def print_commands(specs: list[ExperimentSpec], options: dict[str, Any]) -> int:

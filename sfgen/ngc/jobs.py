@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.markers import read_record, write_record
 
 JOBS_DIR = Path(".sfgen") / "ngc"

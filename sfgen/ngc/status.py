@@ -20,7 +20,7 @@ from typing import Any
 
 from sfgen import __version__
 from sfgen.exceptions import SfgenError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.markers import write_record
 from sfgen.ngc import api, jobs
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.markers import read_record
 from sfgen.ngc import api, jobs
 from sfgen.ngc.sidecar import TOKEN_ENV

@@ -23,7 +23,7 @@ import jinja2
 import jinja2.meta
 
 from sfgen.exceptions import TemplateError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.options import read_template
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: cannot clash with a template's own text

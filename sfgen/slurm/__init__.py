@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags

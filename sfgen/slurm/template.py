@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import TemplateError
-from sfgen.experiments import ExperimentSpec
+from sfgen.spec import ExperimentSpec
 from sfgen.markers import write_atomic
 from sfgen.options import validated
 from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags

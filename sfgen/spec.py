@@ -1,0 +1,46 @@
+"""One compiled experiment: the record the Snakefile lists, one per line, and that the launcher,
+``sfgen status`` and the cluster backends read back.
+
+A NamedTuple rather than a dataclass: every job's launcher loads it, and importing ``dataclasses``
+(with ``inspect``) would be a quarter of the launcher's start.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any, NamedTuple
+
+RUNNING_DIR = Path(".sfgen/running")  # RULE.lock (held while it runs) and RULE.json (where and since when)
+
+
+class ExperimentSpec(NamedTuple):
+    """One experiment of a compiled workflow."""
+
+    rule: str
+    name: str
+    cmd: str
+    root_dir: str
+    env_vars: dict[str, Any] | None
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.cmd)
+
+    @property
+    def marker(self) -> str:
+        """Completion marker, relative to the workflow dir: written only when the command exits 0."""
+        return f"markers/{self.rule}.done"
+
+    @property
+    def failure(self) -> str:
+        """Record of the last failed attempt, relative to the workflow dir."""
+        return f"markers/{self.rule}.failed"
+
+    @property
+    def log(self) -> str:
+        """The experiment's stdout and stderr, relative to the workflow dir."""
+        return f"logs/{self.rule}.log"
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
