@@ -17,12 +17,12 @@ from typing import Any
 from sfgen import slurm
 from sfgen.exceptions import WorkflowExistsError
 from sfgen.experiments import describe
-from sfgen.spec import ExperimentSpec
 from sfgen.loader import load_run
 from sfgen.markers import read_record, write_atomic
 from sfgen.ngc import template as ngc_template
 from sfgen.options import with_defaults
 from sfgen.snakefile import read_run_name, render
+from sfgen.spec import ExperimentSpec
 
 PROFILES = ("local", "slurm", "ngc")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.spec import RUNNING_DIR, ExperimentSpec
 from sfgen.markers import read_record
+from sfgen.spec import RUNNING_DIR, ExperimentSpec
 
 STATES = ("done", "failed", "running", "pending")
 SLURM_LOG_DIR = Path(".snakemake/slurm_logs")  # Snakemake's slurm plugin: rule_RULE/JOBID.log

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.spec import ExperimentSpec
 from sfgen.markers import read_record, write_record
+from sfgen.spec import ExperimentSpec
 
 JOBS_DIR = Path(".sfgen") / "ngc"
 

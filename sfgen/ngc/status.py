@@ -20,9 +20,9 @@ from typing import Any
 
 from sfgen import __version__
 from sfgen.exceptions import SfgenError
-from sfgen.spec import ExperimentSpec
 from sfgen.markers import write_record
 from sfgen.ngc import api, jobs
+from sfgen.spec import ExperimentSpec
 
 ATTEMPTS = 3
 BACKOFF_S = (0.5, 2.0)  # before the 2nd and 3rd attempt

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.spec import ExperimentSpec
 from sfgen.markers import read_record
 from sfgen.ngc import api, jobs
 from sfgen.ngc.sidecar import TOKEN_ENV
@@ -30,6 +29,7 @@ from sfgen.ngc.status import status
 from sfgen.ngc.template import JobTemplate
 from sfgen.slots import claim
 from sfgen.snakefile import find_experiment
+from sfgen.spec import ExperimentSpec
 from sfgen.workflow import RUN_OPTIONS
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

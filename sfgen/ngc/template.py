@@ -23,8 +23,8 @@ import jinja2
 import jinja2.meta
 
 from sfgen.exceptions import TemplateError
-from sfgen.spec import ExperimentSpec
 from sfgen.options import read_template
+from sfgen.spec import ExperimentSpec
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: cannot clash with a template's own text
 _OPERATOR_CHARS = set("();<>|&")

@@ -12,10 +12,10 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from sfgen.spec import ExperimentSpec
 from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags
+from sfgen.spec import ExperimentSpec
 
 SLURM_LOG_DIR = ".snakemake/slurm_logs"  # the plugin's default, relative to the workflow dir
 

@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import TemplateError
-from sfgen.spec import ExperimentSpec
 from sfgen.markers import write_atomic
-from sfgen.options import validated
+from sfgen.options import read_template, validated
 from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags
-from sfgen.options import read_template
+from sfgen.spec import ExperimentSpec
 
 PLACEHOLDERS = ("CMD", "GPU", "CPU", "PARTITION", "FILENAME", "TIMEOUT")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
