@@ -1,14 +1,16 @@
 """Sample Factory's runner API (ParamGrid, ParamList, Experiment, RunDescription), both generations.
 
-Names, commands and root dirs reproduce Sample Factory's generator byte for byte, so existing train dirs
-and ``--restart_behavior=resume`` keep working. Two of its defects are deliberately not reproduced:
-shuffles are seeded by the description itself (recompiling never renames experiments) and never pass
-values through numpy (1 stays 1, True stays True).
+The public methods are Sample Factory's, with its signatures, return shapes and side effects, because run
+modules and users' tooling call them. Names, commands and root dirs reproduce Sample Factory's generator
+byte for byte, so existing train dirs and ``--restart_behavior=resume`` keep working. Two of its defects
+are deliberately not reproduced: shuffles are seeded by the description itself (recompiling never renames
+experiments) and never pass values through numpy (1 stays 1, True stays True).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 from collections import OrderedDict
@@ -38,8 +40,6 @@ class ParamGenerator:
 class ParamGrid(ParamGenerator):
     """Cartesian product of parameter values, first key slowest; a tuple key spreads grouped values."""
 
-    randomize_default = True
-
     def __init__(self, grid_tuples: Iterable[tuple[Any, Sequence[Any]]]):
         self.grid = OrderedDict(grid_tuples)
 
@@ -49,11 +49,9 @@ class ParamGrid(ParamGenerator):
             combinations = [[value, *rest] for value in values for rest in combinations]
         return combinations
 
-    def generate_params(self, randomize: bool | None = None) -> Iterator[dict[str, Any]]:
+    def generate_params(self, randomize: bool = True) -> Iterator[dict[str, Any]]:
         if len(self.grid) == 0:
             return
-        if randomize is None:
-            randomize = self.randomize_default
         combinations = self._combinations()
         if randomize:
             combinations = _seeded_shuffle(combinations)
@@ -81,9 +79,15 @@ class ParamList(ParamGenerator):
         yield from combinations
 
 
+def _sf_command(cmd: str, arg_tokens: Iterable[str]) -> str:
+    """The command string exactly as Sample Factory pastes it together: single spaces, nothing quoted."""
+    return " ".join([cmd, *arg_tokens])
+
+
 @dataclass(frozen=True)
 class GeneratedExperiment:
-    """One experiment as Sample Factory would launch it; ``param_tokens`` keep values unsplit."""
+    """One experiment as Sample Factory would launch it; ``arg_tokens`` keep values unsplit, which
+    Sample Factory's command string cannot (a value with a space would become two arguments)."""
 
     name: str
     base_cmd: str
@@ -93,8 +97,7 @@ class GeneratedExperiment:
 
     @property
     def sf_cmd(self) -> str:
-        """The command string exactly as Sample Factory pastes it together."""
-        return " ".join([self.base_cmd, *self.arg_tokens])
+        return _sf_command(self.base_cmd, self.arg_tokens)
 
 
 def _shorthand(param: str, used: list[str]) -> str:
@@ -120,7 +123,13 @@ class Experiment:
 
     index_plain_names = False  # v1: without customize_experiment_name every run is named ``base``
 
-    def __init__(self, name: str, cmd: str, param_generator: Iterable[dict[str, Any]] = (), env_vars=None):
+    def __init__(
+        self,
+        name: str,
+        cmd: str,
+        param_generator: Iterable[dict[str, Any]] = (),
+        env_vars: dict[str, Any] | None = None,
+    ):
         self.base_name = name
         self.cmd = cmd
         self.params = list(param_generator)
@@ -128,8 +137,15 @@ class Experiment:
 
     def generate_experiments(
         self, experiment_arg_name: str, customize_experiment_name: bool, param_prefix: str
+    ) -> Iterator[tuple[str, str]]:
+        """Sample Factory's ``(command, name)`` per combination, in order (one run without params)."""
+        for name, tokens in self._named_args(experiment_arg_name, customize_experiment_name, param_prefix):
+            yield _sf_command(self.cmd, tokens), name
+
+    def _named_args(
+        self, experiment_arg_name: str, customize_experiment_name: bool, param_prefix: str
     ) -> Iterator[tuple[str, list[str]]]:
-        """Yield ``(name, argument tokens)`` per combination, in order (one run without params)."""
+        """``(name, argument tokens)`` per combination: the command's arguments before they are joined."""
         for idx, params in enumerate(self.params or [{}]):
             tokens: list[str] = []
             name_tokens = [self.base_name]
@@ -171,11 +187,25 @@ class RunDescription:
         self.customize_experiment_name = customize_experiment_name
         self.param_prefix = param_prefix
 
+    def generate_experiments(
+        self, train_dir: str, makedirs: bool = True
+    ) -> Iterator[tuple[str, str, str, dict[str, Any] | None]]:
+        """Sample Factory's ``(command, name, root_dir, env_vars)`` per experiment, in its order.
+
+        As in Sample Factory, with ``makedirs`` each ``train_dir/root_dir`` passed to the command as
+        ``experiment_dir_arg_name`` is created just before its experiment is yielded (never in v1's
+        ``experiment_dirs_sf_format``, whose command passes ``--train_dir`` and ``--experiments_root``).
+        """
+        for generated in self.generate(train_dir):
+            if makedirs and not self.experiment_dirs_sf_format:
+                os.makedirs(join(train_dir, generated.root_dir), exist_ok=True)
+            yield generated.sf_cmd, generated.name, generated.root_dir, generated.env_vars
+
     def generate(self, train_dir: str) -> Iterator[GeneratedExperiment]:
-        """Yield every experiment of the sweep in Sample Factory's order."""
+        """Every experiment of the sweep in Sample Factory's order, arguments unjoined; creates nothing."""
         for experiment in self.experiments:
             root_dir = join(self.run_name, f"{experiment.base_name}_{self.experiment_suffix}")
-            generated = experiment.generate_experiments(
+            generated = experiment._named_args(
                 self.experiment_arg_name, self.customize_experiment_name, self.param_prefix
             )
             for name, tokens in generated:
@@ -189,7 +219,8 @@ class RunDescription:
 class ParamGridV2(ParamGrid):
     """Sample Factory 2's grid: not shuffled unless asked."""
 
-    randomize_default = False
+    def generate_params(self, randomize: bool = False) -> Iterator[dict[str, Any]]:
+        return super().generate_params(randomize)
 
 
 class ExperimentV2(Experiment):
@@ -199,7 +230,7 @@ class ExperimentV2(Experiment):
 
 
 class RunDescriptionV2(RunDescription):
-    """Sample Factory 2's run description: always passes the experiment dir as one argument."""
+    """Sample Factory 2's run description: always passes the experiment dir as one argument (and makes it)."""
 
     def __init__(
         self,
