@@ -8,8 +8,12 @@ status protocol wants them: running, success, failed.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,11 @@ FAILED = frozenset(
     {"FAILED", "FAILED_RUN_LIMIT_EXCEEDED", "KILLED_BY_USER", "KILLED_BY_SYSTEM", "KILLED_BY_ADMIN", "TASK_LOST"}
 )
 _SCOPE_OPTIONS = ("--org", "--team", "--ace")  # where the job lives: info and kill need the same
+_POLL_S = 0.1  # how often a call in progress is checked for its deadline and for being abandoned
+
+
+class NoAnswer(Exception):
+    """ngc did not answer in time (or the call was abandoned) and was killed: what it did is unknown."""
 
 
 @dataclass
@@ -105,6 +114,15 @@ def scope_options(argv: list[str]) -> list[str]:
     return scope
 
 
+def job_name(argv: list[str]) -> str | None:
+    """The ``--name``/``-n`` a submitting command gives its job, to look it up with ``ngc batch list``."""
+    for index, word in enumerate(argv):
+        name, has_value, value = word.partition("=")
+        if name in ("--name", "-n"):
+            return value if has_value else (argv[index + 1] if index + 1 < len(argv) else None)
+    return None
+
+
 def info_command(ngc: str, job: str, scope: list[str]) -> list[str]:
     return [ngc, "batch", "info", job, *scope, "--format_type", "json"]
 
@@ -113,11 +131,56 @@ def kill_command(ngc: str, job: str, scope: list[str]) -> list[str]:
     return [ngc, "batch", "kill", job, *scope]
 
 
-def call(argv: list[str], timeout: float | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ngc without a shell and outside our session, so a Ctrl-C meant for Snakemake cannot cut it short."""
-    return subprocess.run(
-        argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout, cwd=cwd, start_new_session=True
+def call(
+    argv: list[str], timeout: float, cwd: Path | None = None, abandon: Callable[[], str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ngc without a shell and in a session of its own, so a Ctrl-C meant for Snakemake cannot cut it short,
+    and wait ``timeout`` seconds at most: an API that never answers must not hold up the run. Past the deadline,
+    or as soon as ``abandon()`` gives a reason, ngc's whole process group is killed and NoAnswer raised."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+        start_new_session=True,
     )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stdout, stderr = proc.communicate(timeout=_POLL_S)
+            return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        except subprocess.TimeoutExpired:
+            pass
+        reason = abandon() if abandon is not None else None
+        if reason is None and time.monotonic() >= deadline:
+            reason = f"no answer within {timeout:g} s"
+        if reason is not None:
+            _kill_group(proc)
+            raise NoAnswer(reason)
+
+
+def grace_after(event: Callable[[], bool], grace_s: float, what: str) -> Callable[[], str | None]:
+    """An ``abandon`` for ``call``: once ``event()`` has happened (the run is being stopped), the call may take
+    ``grace_s`` more, time for an answer that is on its way, then is given up, naming ``what`` happened."""
+    since: list[float] = []
+
+    def abandon() -> str | None:
+        if not since and event():
+            since.append(time.monotonic())
+        if since and time.monotonic() - since[0] > grace_s:
+            return f"{what}, and no answer within {grace_s:g} s after"
+        return None
+
+    return abandon
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill ngc and whatever it started in its group (the unreaped leader keeps the group id from being reused)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def last_line(result: subprocess.CompletedProcess) -> str:

@@ -4,21 +4,25 @@ Snakemake hands the status and cancel programs nothing but the job id; the recor
 says which experiment the job runs and how to reach it (ngc path, --org/--team/--ace), and keeps the
 verdict once the job has ended so that a repeated status query costs no API call.
 ``.sfgen/ngc/rules/RULE.json`` names the latest job of each experiment, so that a rerun after Snakemake
-died re-attaches to a job still running instead of paying for a second one.
+died re-attaches to a job still running instead of paying for a second one. ``.sfgen/ngc/stopping`` holds
+the token of the run being stopped (written by the sidecar), so that its status checks stop waiting for NGC.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
+from sfgen.explog import note, now
+from sfgen.layout import NGC_JOBS_DIR
 from sfgen.markers import read_record, write_record
 from sfgen.spec import ExperimentSpec
 
-JOBS_DIR = Path(".sfgen") / "ngc"
+JOBS_DIR = NGC_JOBS_DIR
+TOKEN_ENV = "SNAKEMAKE_CLUSTER_SIDECAR_VARS"  # how cluster-generic passes the sidecar's token (its run) to the commands
+STOPPING = JOBS_DIR / "stopping"
 
 
 def checked_id(job: str) -> str:
@@ -53,6 +57,17 @@ def unfinished(workflow_dir: Path, run: str) -> list[str]:
     return [r["job_id"] for r in records if r and r.get("run") == run and not r.get("verdict") and not r.get("cancelled")]
 
 
+def mark_stopping(workflow_dir: Path, run: str) -> None:
+    """Note that Snakemake run ``run`` is being stopped (the next run has another token: nothing to clean up)."""
+    write_record(workflow_dir / STOPPING, {"run": run, "since": now()})
+
+
+def stopping(workflow_dir: Path, run: str | None) -> bool:
+    """Whether Snakemake run ``run`` is being stopped."""
+    record = read_record(workflow_dir / STOPPING) if run else None
+    return record is not None and record.get("run") == run
+
+
 def load(workflow_dir: Path, job: str) -> dict[str, Any]:
     record = read_record(path(workflow_dir, job))
     if record is None:
@@ -62,14 +77,6 @@ def load(workflow_dir: Path, job: str) -> dict[str, Any]:
     return record
 
 
-def now() -> str:
-    """A local timestamp for records and log lines, as the launcher writes them."""
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
 def log(workflow_dir: Path, spec: ExperimentSpec, line: str) -> None:
     """Note a step of the NGC job in the experiment's log (its output stays with NGC)."""
-    path = workflow_dir / spec.log
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(f"==== sfgen {now()} {line}\n")
+    note(workflow_dir / spec.log, line)

@@ -3,9 +3,12 @@ when Snakemake is stopped with Ctrl-C or SIGTERM.
 
 Snakemake's own cancel misses jobs whose status is being checked at that moment (the executor takes them
 off its list for the round), which in a large sweep is most of them. This program prints a token that
-Snakemake hands to every submit (which stores it in the job's record); when Snakemake ends its executor
-(or Ctrl-C reaches the process group) it kills every job of that token that has not ended. If Snakemake
-dies or the terminal closes (SIGHUP), the jobs go on and the next run re-attaches to them.
+Snakemake hands to every submit (which stores it in the job's record) and status check
+(``jobs.TOKEN_ENV``); when Snakemake ends its executor (or Ctrl-C or SIGTERM reaches the process group) it
+first notes that the run is stopping, so that status checks stop waiting for NGC (``jobs.stopping``), then
+kills every job of that token that has not ended, each kill bounded (``sfgen.ngc.cancel``): Snakemake
+waits for this program before it exits. If Snakemake dies or the terminal closes (SIGHUP), the jobs go on
+and the next run re-attaches to them.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sfgen.ngc.cancel import cancel
-from sfgen.ngc.jobs import unfinished
-
-TOKEN_ENV = "SNAKEMAKE_CLUSTER_SIDECAR_VARS"  # how cluster-generic passes our first line to the commands
-WAVE = 16  # kills at once
+from sfgen.ngc import jobs
+from sfgen.ngc.cancel import kill_all
 
 
 def main() -> int:
@@ -39,12 +39,11 @@ def main() -> int:
         time.sleep(0.5)
     if not stop or stop[0] == signal.SIGHUP:
         return 0
-    jobs = unfinished(workflow_dir, token)
-    if jobs:
-        print(f"sfgen-ngc-sidecar: killing {len(jobs)} NGC jobs of this run", file=sys.stderr, flush=True)
-    for start in range(0, len(jobs), WAVE):
-        cancel(workflow_dir, jobs[start : start + WAVE], wait_s=60)
-    return 0
+    jobs.mark_stopping(workflow_dir, token)
+    unfinished = jobs.unfinished(workflow_dir, token)
+    if unfinished:
+        print(f"sfgen-ngc-sidecar: killing {len(unfinished)} NGC jobs of this run", file=sys.stderr, flush=True)
+    return 0 if kill_all(workflow_dir, unfinished, "Snakemake stopped") else 1
 
 
 if __name__ == "__main__":

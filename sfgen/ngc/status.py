@@ -2,7 +2,11 @@
 
 Prints exactly one of running, success, failed. Snakemake aborts the whole workflow when this program
 exits non-zero, so a failing ``ngc batch info`` (the API answers 503 now and then) is retried and, if it
-keeps failing, reported as ``running`` to be asked again at the next check. The job ran remotely, so
+keeps failing, reported as ``running`` to be asked again at the next check. Each call waits
+``INFO_TIMEOUT_S`` at most. Snakemake checks its jobs one after the other and waits for the check in
+progress before it stops, so once the run is stopping (``jobs.stopping``) a call gets ``STOP_WAIT_S`` more
+at most and is not retried, and a job whose state is then unknown is reported failed: Snakemake can end
+(a job that could not be killed stays unfinished in its record: the next run re-attaches). The job ran remotely, so
 when NGC reports FINISHED_SUCCESS the experiment's completion marker is written here, atomically, before
 ``success`` is printed (Snakemake then finds the rule's output); any failed state leaves a failure record.
 The profile starts it with Ctrl-C ignored: dying of one makes the cluster-generic plugin (1.0.9) fail
@@ -11,39 +15,44 @@ on its own error path and forget the jobs it should cancel.
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sfgen import __version__
 from sfgen.exceptions import SfgenError
-from sfgen.markers import write_record
+from sfgen.explog import now
+from sfgen.markers import attempt_record, write_record
 from sfgen.ngc import api, jobs
 from sfgen.spec import ExperimentSpec
 
 ATTEMPTS = 3
 BACKOFF_S = (0.5, 2.0)  # before the 2nd and 3rd attempt
-INFO_TIMEOUT_S = 60.0
+INFO_TIMEOUT_S = 30.0  # one `ngc batch info`
+STOP_WAIT_S = 5.0  # what a call may still take once the run is stopping
 
 
 def _warn(job: str, message: str) -> None:
     print(f"sfgen-ngc-status: NGC job {job}: {message}", file=sys.stderr, flush=True)
 
 
-def _ask(record: dict[str, Any]) -> tuple[api.JobInfo | None, str]:
-    """The job's state, trying ATTEMPTS times; else None and what went wrong last."""
+def _ask(record: dict[str, Any], stopping: Callable[[], bool]) -> tuple[api.JobInfo | None, str]:
+    """The job's state, trying ATTEMPTS times (once if the run is stopping); else None and what went wrong last."""
     command = api.info_command(record["ngc"], record["job_id"], record["scope"])
+    abandon = api.grace_after(stopping, STOP_WAIT_S, "Snakemake is stopping")
     problem = ""
     for attempt in range(ATTEMPTS):
         if attempt:
+            if stopping():
+                break
             time.sleep(BACKOFF_S[attempt - 1])
         try:
-            result = api.call(command, timeout=INFO_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            problem = f"no answer within {INFO_TIMEOUT_S:.0f} s"
+            result = api.call(command, INFO_TIMEOUT_S, abandon=abandon)
+        except api.NoAnswer as error:
+            problem = str(error)
             continue
         except OSError as error:
             problem = f"cannot run {command[0]}: {error.strerror}"
@@ -66,24 +75,17 @@ def _finish(workflow_dir: Path, record: dict[str, Any], info: api.JobInfo, verdi
     """Record how the experiment ended: its marker on success (replacing an old failure), else a failure record."""
     spec = ExperimentSpec(**record["experiment"])
     exit_code = info.exit_code if info.exit_code is not None else (0 if verdict == "success" else None)
-    result = {
-        "name": spec.name,
-        "rule": spec.rule,
-        "cmd": spec.cmd,
-        "argv": spec.argv,
-        "root_dir": spec.root_dir,
-        "env_vars": spec.env_vars,
-        "ngc_job_id": record["job_id"],
-        "ngc_status": info.status,
-        "exit_code": exit_code,
-        "submitted": record["submitted"],
-        "start": info.started,
-        "end": info.ended,
-        "duration_s": _seconds(info.started, info.ended),
-        "seen_ended": jobs.now(),
-        "sfgen_version": __version__,
-        "log": spec.log,
-    }
+    result = attempt_record(
+        spec,
+        ngc_job_id=record["job_id"],
+        ngc_status=info.status,
+        exit_code=exit_code,
+        submitted=record["submitted"],
+        start=info.started,
+        end=info.ended,
+        duration_s=_seconds(info.started, info.ended),
+        seen_ended=now(),
+    )
     if verdict == "success":
         write_record(workflow_dir / spec.marker, result)
         (workflow_dir / spec.failure).unlink(missing_ok=True)
@@ -100,12 +102,16 @@ def _finish(workflow_dir: Path, record: dict[str, Any], info: api.JobInfo, verdi
     jobs.save(workflow_dir, {**record, "verdict": verdict, "ngc_status": info.status})
 
 
-def status(workflow_dir: Path, job: str) -> str:
-    """running, success or failed for one submitted job."""
+def status(workflow_dir: Path, job: str, run: str | None = None) -> str:
+    """running, success or failed for one submitted job, checked by Snakemake run ``run``."""
     record = jobs.load(workflow_dir, job)
     if record.get("verdict"):
         return record["verdict"]
-    info, problem = _ask(record)
+    stopping = lambda: jobs.stopping(workflow_dir, run)  # noqa: E731
+    info, problem = _ask(record, stopping)
+    if info is None and stopping():
+        _warn(job, f"ngc batch info failed ({problem}): counted as failed; a rerun re-attaches to it if it runs")
+        return "failed"
     if info is None:
         _warn(job, f"ngc batch info failed {ATTEMPTS} times ({problem}); asking again at the next check")
         return "running"
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: sfgen-ngc-status JOBID (Snakemake's cluster-generic status command)", file=sys.stderr)
         return 2
     try:
-        verdict = status(Path.cwd(), args[0])
+        verdict = status(Path.cwd(), args[0], os.environ.get(jobs.TOKEN_ENV))
     except SfgenError as error:
         _warn(args[0], f"{error}: counted as failed")
         verdict = "failed"
