@@ -7,23 +7,11 @@ would be written anyway when they end.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from sfgen.exceptions import SfgenError
+from sfgen.confirm import confirmed
+from sfgen.layout import failure_elsewhere
 from sfgen.status import experiment_states, load_workflow, plural, select
-
-CONFIRM_ABOVE = 5  # resetting more than this many asks first
-
-
-def _confirm(count: int) -> bool:
-    if not sys.stdin.isatty():
-        raise SfgenError(
-            f"refusing to reset {count} experiments without confirmation (stdin is not a terminal): pass --yes"
-        )
-    question = f"sfgen: reset {count} experiments, so that the next run redoes them? [y/N] "
-    print(question, end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def reset(directory: Path, patterns: list[str], yes: bool) -> int:
@@ -32,7 +20,7 @@ def reset(directory: Path, patterns: list[str], yes: bool) -> int:
     running = [state for state in chosen if state.state == "running"]
     files = {}
     for state in chosen:
-        paths = [directory / state.spec.marker, directory / state.spec.failure]
+        paths = [directory / state.spec.marker, directory / state.spec.failure, directory / failure_elsewhere(state.spec.rule)]
         if state.state != "running" and (existing := [path for path in paths if path.exists()]):
             files[state.spec.name] = existing
     for state in running:
@@ -41,7 +29,7 @@ def reset(directory: Path, patterns: list[str], yes: bool) -> int:
         pending = len(chosen) - len(running)
         print(f"sfgen: nothing to reset: {pending} matching experiments pending, {len(running)} running")
         return 1 if running else 0
-    if len(files) > CONFIRM_ABOVE and not yes and not _confirm(len(files)):
+    if not confirmed("reset", len(files), "so that the next run redoes them", yes):
         print("sfgen: nothing reset")
         return 1
     for name, paths in files.items():
