@@ -292,15 +292,17 @@ def reference_env(version: int) -> Path:
 
 
 def reference_env_or_skip(version: int) -> Path:
-    """Like :func:`reference_env`, but ``pytest.skip`` with the reason if SF is unavailable."""
+    """Like :func:`reference_env`, but ``pytest.skip`` with the reason if SF is unavailable (``pytest.fail``
+    under ``SFGEN_REQUIRE_ALL=1``, as .ci/run sets: the differential tests must run there)."""
     import pytest
 
     try:
         return reference_env(version)
     except SFReferenceUnavailable as exc:
-        pytest.skip(
-            f"Sample Factory {SF_VERSIONS.get(version)} reference unavailable: {exc}"
-        )
+        reason = f"Sample Factory {SF_VERSIONS.get(version)} reference unavailable: {exc}"
+    if os.environ.get("SFGEN_REQUIRE_ALL") == "1":
+        pytest.fail(f"{reason} (SFGEN_REQUIRE_ALL=1 allows no skip)", pytrace=False)
+    pytest.skip(reason)
 
 
 def sf_example_scripts(version: int) -> list[Path]:

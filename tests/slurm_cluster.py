@@ -246,6 +246,17 @@ class SlurmCluster:
             state = self.job_state(job_id)
         return state
 
+    def jobs_in(self, workdir: Path | str) -> list[dict[str, str]]:
+        """Every job submitted with working directory ``workdir`` (id, state, and the rule Snakemake's
+        slurm plugin puts in the comment), oldest first; squeue keeps finished ones for MinJobAge."""
+        out = self.run("squeue", "--states=all", "--noheader", "--format=%i|%T|%k|%Z").stdout
+        jobs = []
+        for line in out.splitlines():
+            job_id, state, comment, directory = line.split("|", 3)
+            if os.path.realpath(directory) == os.path.realpath(workdir):
+                jobs.append({"id": job_id, "state": state, "rule": comment.removeprefix("rule_")})
+        return sorted(jobs, key=lambda job: int(job["id"]))
+
     def cancel_all(self) -> None:
         """Cancel every job on the cluster (frees the GPUs)."""
         self.run("scancel", "--full", "--user", "root", check=False)
@@ -726,7 +737,7 @@ def cluster_session(
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
-    """Session-wide local Slurm cluster; skips when unavailable.
+    """Session-wide local Slurm cluster; skips when unavailable (fails instead under SFGEN_REQUIRE_ALL=1).
 
     Sets ``SLURM_CONF`` in ``os.environ`` for the session so that code under
     test (and the snakemake subprocesses it starts) reaches this cluster.
@@ -736,6 +747,8 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     global _FIXTURE_ERROR
     reason = unavailable_reason()
     if reason:
+        if os.environ.get("SFGEN_REQUIRE_ALL") == "1":  # .ci/run: the Slurm tests must run, not skip
+            pytest.fail(f"no Slurm cluster, and SFGEN_REQUIRE_ALL=1 allows no skip: {reason}", pytrace=False)
         pytest.skip(reason)
     if _FIXTURE_ERROR is not None:  # pytest re-runs a failed session fixture per test
         raise RuntimeError(_FIXTURE_ERROR)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 NGC = Path(__file__).resolve().parent / "fake_ngc" / "ngc"
 TERMINAL = {
@@ -162,9 +163,11 @@ def test_kill_kills_process_group(ngc):
     assert "%d" % jid in r.stdout
     assert _gone(sh_pid) and _gone(child_pid)
     assert ngc.info(jid)["jobStatus"]["status"] == "KILLED_BY_USER"
-    # the wrapper's late verdict (non-zero exit) must not override the kill
-    time.sleep(0.2)
-    assert ngc.info(jid)["jobStatus"]["status"] == "KILLED_BY_USER"
+    # the wrapper's late verdict (non-zero exit) must not override the kill: wait for the wrapper to end
+    runner = ngc.record(jid)["runner_pid"]
+    wait_for(lambda: _gone(runner), timeout=10, what="the job wrapper to end after its job was killed")
+    assert ngc.record(jid)["exit_code"] is not None  # its verdict came in ...
+    assert ngc.info(jid)["jobStatus"]["status"] == "KILLED_BY_USER"  # ... and changed nothing
     # killing a terminal job is harmless
     r = ngc.ok("batch", "kill", str(jid))
     assert "terminal" in r.stdout

@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake
+from conftest import TESTS, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake, wait_for
 
 FAKE_NGC = TESTS / "fake_ngc"
 # test-only: check every second, submit without the profile's rate limit (so pause_between alone spaces them)
@@ -61,8 +62,18 @@ def option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
+def called_at(call: dict) -> float:
+    """When the stand-in was called (its log's ISO 8601 UTC time), as seconds since the epoch."""
+    return datetime.fromisoformat(call["time"].replace("Z", "+00:00")).timestamp()
+
+
 def ngc_job(project, job_id: str | int) -> dict:
     return json.loads((project.root / "ngc_state" / f"{job_id}.json").read_text())
+
+
+def ngc_job_ids(project) -> list[str]:
+    """Every job the stand-in made, in submission order (ids as sfgen reads them: strings)."""
+    return [str(n) for n in sorted(int(p.stem) for p in (project.root / "ngc_state").glob("[0-9]*.json"))]
 
 
 def write_sweep(project, params: list[dict], env_vars=None) -> Path:
@@ -124,6 +135,7 @@ def test_sf_template_submits_each_experiment_once_tracks_it_and_reruns_only_the_
 
     wf = project.root / "wf"
     good, bad = [e for e in experiments if "exi_0" in e["name"]], experiments[2]
+    assert len(good) == 3 and "exi_3" in bad["name"]
     for experiment in good:
         marker = json.loads((wf / experiment["marker"]).read_text())
         assert marker["ngc_status"] == "FINISHED_SUCCESS" and marker["exit_code"] == 0
@@ -161,20 +173,14 @@ def test_hostile_values_arrive_literally_env_vars_reach_the_job_and_pause_betwee
     result = run_snakemake("--profile", "profiles/ngc", *FAST_CHECKS, cwd=project.root / "wf", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     records = probe_records(project.probes)
+    assert len(records) == len(HOSTILE)
     assert sorted(next(a[len("--tag="):] for a in r["argv"] if a.startswith("--tag=")) for r in records) == sorted(HOSTILE)
     assert all(r["env"] == {"PROBE_E": env_vars["PROBE_E"]} for r in records)
     assert sorted(experiment_of(r) for r in records) == sorted(e["name"] for e in experiments)
     assert not [p for p in project.root.rglob("PWNED*")] and not list(Path.cwd().glob("PWNED*"))
-    times = sorted(call["time"] for call in ngc_calls(project, "batch run"))
-    stamps = [time.mktime(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) + float(t[19:-1]) for t in times]
-    assert all(b - a >= 1.6 for a, b in itertools.pairwise(stamps)), times  # 2 s, less ngc's start-up jitter
-
-
-def _wait_for(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
+    stamps = sorted(called_at(call) for call in ngc_calls(project, "batch run"))
+    assert len(stamps) == len(HOSTILE)
+    assert all(b - a >= 1.6 for a, b in itertools.pairwise(stamps)), stamps  # 2 s, less ngc's start-up jitter
 
 
 def _snakemake(project, env) -> subprocess.Popen:
@@ -194,29 +200,41 @@ def test_crash_reattaches_and_ctrl_c_kills_the_submitted_jobs_and_a_rerun_submit
     wf = project.root / "wf"
 
     crashed = _snakemake(project, env)
-    _wait_for(lambda: len(probe_records(project.probes)) == 2)
+    wait_for(lambda: len(probe_records(project.probes)) == 2, timeout=90, what="both NGC jobs to run")
     crashed.kill()  # Snakemake dies without cancelling: the NGC jobs go on
     crashed.wait()
     ids = sorted(json.loads(p.read_text())["job_id"] for p in (wf / ".sfgen" / "ngc").glob("*.json"))
-    assert len(ids) == 2 and all(ngc_job(project, i)["status"] == "RUNNING" for i in ids)
+    assert len(ids) == 2 and ids == ngc_job_ids(project)
+    assert all(ngc_job(project, i)["status"] == "RUNNING" for i in ids)
+
+    def status_checks(job_id: str) -> int:
+        return sum(job_id in call["argv"] for call in ngc_calls(project, "batch info"))
 
     resumed = _snakemake(project, env)
     logs = [wf / e["log"] for e in listed(project, run)]
-    _wait_for(lambda: all("re-attached to NGC job" in log.read_text() for log in logs))
-    time.sleep(2)  # status checks of the re-attached jobs
-    assert len(ngc_calls(project, "batch run")) == 2
+    assert len(logs) == 2
+    wait_for(lambda: all("re-attached to NGC job" in log.read_text() for log in logs), timeout=90,
+             what="the next run to re-attach to both jobs")
+    checked = {job_id: status_checks(job_id) for job_id in ids}
+    wait_for(lambda: all(status_checks(job_id) > checked[job_id] for job_id in ids), timeout=30,
+             what="a status check of each re-attached job")
+    assert len(ngc_calls(project, "batch run")) == 2  # tracked, not submitted again
     os.killpg(resumed.pid, signal.SIGINT)  # Ctrl-C
     assert resumed.wait(timeout=60) != 0
-    _wait_for(lambda: all(ngc_job(project, i)["status"] == "KILLED_BY_USER" for i in ids), timeout=30)
+    wait_for(lambda: all(ngc_job(project, i)["status"] == "KILLED_BY_USER" for i in ids), timeout=30,
+             what="both jobs to be killed")
     killed = {arg for call in ngc_calls(project, "batch kill") for arg in call["argv"][2:]}
     assert killed == set(ids)
     assert not list(wf.glob("markers/*.done"))
 
     rerun = _snakemake(project, env)
-    _wait_for(lambda: len(ngc_calls(project, "batch run")) == 4)
+    wait_for(lambda: len(ngc_calls(project, "batch run")) == 4, timeout=90, what="the rerun to submit both afresh")
     os.killpg(rerun.pid, signal.SIGINT)
     assert rerun.wait(timeout=60) != 0
-    _wait_for(lambda: all(ngc_job(project, i)["status"] == "KILLED_BY_USER" for i in range(1000001, 1000005)), timeout=30)
+    every = ngc_job_ids(project)
+    assert len(every) == 4 and every[:2] == ids
+    wait_for(lambda: all(ngc_job(project, i)["status"] == "KILLED_BY_USER" for i in every), timeout=30,
+             what="all four jobs to be killed")
 
 
 def test_an_ngc_outage_never_aborts_the_workflow_and_a_rerun_reattaches_to_the_finished_job(project):
@@ -230,17 +248,19 @@ def test_an_ngc_outage_never_aborts_the_workflow_and_a_rerun_reattaches_to_the_f
     with open(stderr, "w") as err:
         down = subprocess.Popen([sys.executable, "-m", "snakemake", "--profile", "profiles/ngc", *FAST_CHECKS], cwd=wf,
                                 env=ngc_env(project, FAKE_NGC_INFO_FAIL_EVERY="1"), stdout=err, stderr=err)
-        _wait_for(lambda: stderr.read_text().count("asking again at the next check") >= 2)
+        wait_for(lambda: stderr.read_text().count("asking again at the next check") >= 2, timeout=90,
+                 what="two failed status checks")
         assert down.poll() is None  # still waiting for the job, not aborted
         down.kill()
         down.wait()
-    assert ngc_job(project, 1000001)["status"] == "FINISHED_SUCCESS" and not (wf / spec["marker"]).exists()
+    [job_id] = ngc_job_ids(project)
+    assert ngc_job(project, job_id)["status"] == "FINISHED_SUCCESS" and not (wf / spec["marker"]).exists()
 
     again = run_snakemake("--profile", "profiles/ngc", *FAST_CHECKS, cwd=wf, env=ngc_env(project))
     assert again.returncode == 0, again.stderr
     assert len(ngc_calls(project, "batch run")) == 1
-    assert json.loads((wf / spec["marker"]).read_text())["ngc_job_id"] == "1000001"
-    assert "re-attached to NGC job 1000001" in (wf / spec["log"]).read_text()
+    assert json.loads((wf / spec["marker"]).read_text())["ngc_job_id"] == job_id
+    assert f"re-attached to NGC job {job_id}" in (wf / spec["log"]).read_text()
     unknown = subprocess.run(["sfgen-ngc-status", "999"], cwd=wf, env=ngc_env(project), capture_output=True, text=True)
     assert (unknown.returncode, unknown.stdout) == (0, "failed\n")
 
@@ -296,11 +316,64 @@ def test_job_ids_and_states_are_read_from_every_output_form_of_ngc(project):
         out = subprocess.run([*base, "--commandline", "exit 7", *extra], capture_output=True, text=True, env=e).stdout
         job = api.job_id(out)
         assert job is not None
-        _wait_for(lambda job=job: ngc_job(project, job)["status"] == "FAILED", timeout=10)
+        wait_for(lambda job=job: ngc_job(project, job)["status"] == "FAILED", timeout=10, what=f"job {job} to fail")
         outputs[form] = api.job_info(subprocess.run(["ngc", "batch", "info", job, *extra], capture_output=True, text=True,
                                                      env=e).stdout)
+    assert list(outputs) == ["flat", "nested", "text"]
     assert [outputs[form].status for form in outputs] == ["FAILED"] * 3
     assert [outputs[form].exit_code for form in outputs] == [7] * 3
     assert all(outputs[form].started and outputs[form].ended for form in outputs)
     assert api.job_id("Error: 503") is None and api.job_info("garbage") is None
     assert [api.verdict(s) for s in ("QUEUED", "FINISHED_SUCCESS", "TASK_LOST", "NEW_STATE")] == ["running", "success", "failed", None]
+
+
+def test_the_template_text_is_frozen_in_the_snakefile(project):
+    """README: compile keeps the template's text in the Snakefile; the workflow runs as compiled whatever
+    later happens to the file."""
+    run = write_sweep(project, [{"seed": 0}])
+    template = write_template(project, text=SF_TEMPLATE.replace("dgx1v.16g.1.norm", "compiled.instance"))
+    env = ngc_env(project)
+    compiled = run_cli("compile", f"--run={run}", "--out=wf", f"--ngc_job_template={template}", "--pause_between=0",
+                       cwd=project.root, env=env)
+    assert compiled.returncode == 0, compiled.stderr
+    wf = project.root / "wf"
+    write_template(project, text=SF_TEMPLATE.replace("dgx1v.16g.1.norm", "edited.instance"))  # the file changes later
+    result = run_snakemake("--profile", "profiles/ngc", *FAST_CHECKS, cwd=wf, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    submitted = ngc_calls(project, "batch run")
+    assert len(submitted) == 1
+    assert option(submitted[0]["argv"], "--instance") == "compiled.instance"
+    assert len(probe_records(project.probes)) == 1
+
+
+def test_pause_between_spaces_local_starts_and_ngc_submissions_alike(project):
+    """README: pause_between is the time between two submissions, shared with local starts of the same
+    workflow: an NGC submission waits for it after a local start, and a local start after a submission."""
+    pause = 5.0
+    run = write_sweep(project, [{"seed": i} for i in range(3)])
+    template = write_template(project)
+    env = ngc_env(project)
+    compiled = run_cli("compile", f"--run={run}", "--out=wf", f"--ngc_job_template={template}", f"--pause_between={pause}",
+                       cwd=project.root, env=env)
+    assert compiled.returncode == 0, compiled.stderr
+    wf = project.root / "wf"
+    experiments = listed(project, run)
+    assert len(experiments) == 3
+
+    def started(experiment: dict) -> float:
+        [record] = [r for r in probe_records(project.probes) if experiment_of(r) == experiment["name"]]
+        return record["start"]
+
+    local = run_snakemake("--profile", "profiles/local", experiments[0]["rule"], cwd=wf, env=env)
+    assert local.returncode == 0, local.stderr
+    launched = time.time()
+    assert launched - started(experiments[0]) < pause, "this machine is too slow to show the spacing"
+    remote = run_snakemake("--profile", "profiles/ngc", *FAST_CHECKS, experiments[1]["rule"], cwd=wf, env=env)
+    assert remote.returncode == 0, remote.stdout + remote.stderr
+    submitted = ngc_calls(project, "batch run")
+    assert len(submitted) == 1 and option(submitted[0]["argv"], "--name") == experiments[1]["name"]
+    assert called_at(submitted[0]) - started(experiments[0]) >= pause - 0.3
+
+    local = run_snakemake("--profile", "profiles/local", experiments[2]["rule"], cwd=wf, env=env)
+    assert local.returncode == 0, local.stderr
+    assert started(experiments[2]) - called_at(submitted[0]) >= pause - 0.3

@@ -4,16 +4,17 @@ real Snakemake on the local profile (the Slurm and NGC paths have their own test
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
-from conftest import clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake
+from conftest import (
+    alive, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake, start_snakemake, still_running,
+    wait_for,
+)
 
 HOSTILE = [
     "two words", "it's", 'say "hi"', "$(touch pwned1)", "`touch pwned2`", "a;touch pwned3", "{x}", "{{x}}", "%s",
@@ -43,6 +44,7 @@ def test_hostile_values_reach_the_program_literally_and_nothing_is_executed(proj
     result = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
     assert result.returncode == 0, result.stderr[-3000:]
     records = probe_records(project.probes)
+    assert len(records) == len(HOSTILE)
     received = sorted(arg for r in records for arg in r["argv"] if arg.startswith("--v="))
     assert received == sorted(f"--v={v}" for v in HOSTILE)
     assert all(r["env"]["PROBE_HOSTILE"] == env_vars["PROBE_HOSTILE"] for r in records)
@@ -71,13 +73,6 @@ def _start(wf: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def _long_sweep(project, sleeps):
     params = [{"seed": i, "sleep": s} for i, s in enumerate(sleeps)]
     run = project.write_run(
@@ -95,16 +90,17 @@ def _long_sweep(project, sleeps):
 def test_kill_9_of_snakemake_stops_its_experiments_and_the_next_run_redoes_them(project):
     wf = _long_sweep(project, [0.1, 300, 300])
     first = _start(wf)
-    _wait_for(lambda: len(probe_records(project.probes)) == 3)
+    wait_for(lambda: len(probe_records(project.probes)) == 3, what="the three experiments to start")
     running = [r["pid"] for r in probe_records(project.probes) if "--sleep=300" in r["argv"]]
-    _wait_for(lambda: len(list((wf / "markers").glob("*.done"))) == 1)
+    assert len(running) == 2
+    wait_for(lambda: len(list((wf / "markers").glob("*.done"))) == 1, what="the short experiment's marker")
     first.kill()
     first.wait()
-    _wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in running), 15)
+    wait_for(lambda: not alive(running), 15, what="the launchers to stop their experiments after Snakemake died")
     assert len(list((wf / "markers").glob("*.done"))) == 1
 
     second = _start(wf)  # starts (no stale lock) and runs exactly the two unfinished ones
-    _wait_for(lambda: len(probe_records(project.probes)) == 5)
+    wait_for(lambda: len(probe_records(project.probes)) == 5, what="the next run to start the two unfinished ones")
     assert sorted(experiment_of(r) for r in probe_records(project.probes)[3:]) == ["01_e_see_1_sle_300", "02_e_see_2_sle_300"]
     second.send_signal(signal.SIGINT)
     second.wait(timeout=60)
@@ -113,7 +109,7 @@ def test_kill_9_of_snakemake_stops_its_experiments_and_the_next_run_redoes_them(
 def test_a_second_snakemake_on_a_running_workflow_is_refused(project):
     wf = _long_sweep(project, [300])
     first = _start(wf)
-    _wait_for(lambda: len(probe_records(project.probes)) == 1)
+    wait_for(lambda: len(probe_records(project.probes)) == 1, what="the experiment to start")
     second = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
     assert second.returncode != 0
     assert "another Snakemake" in second.stdout + second.stderr
@@ -148,10 +144,63 @@ def test_two_workflows_sharing_a_slot_dir_share_the_gpus(project, tmp_path):
 def test_a_corrupt_marker_counts_as_not_done_with_a_warning(project):
     wf = _long_sweep(project, [0, 0])
     assert run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env()).returncode == 0
-    marker = sorted((wf / "markers").glob("*.done"))[0]
+    markers = sorted((wf / "markers").glob("*.done"))
+    assert len(markers) == 2
+    marker = markers[0]
     marker.write_text('{"name": "trunc')
     rerun = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
     assert rerun.returncode == 0
     assert "not a valid completion marker" in rerun.stderr
     assert [experiment_of(r) for r in probe_records(project.probes)[2:]] == ["00_e_see_0_sle_0"]
     assert json.loads(marker.read_text())["exit_code"] == 0
+    # the corrupt one is kept aside, as the warning says, not deleted
+    corrupt = marker.with_name(marker.name + ".corrupt")
+    assert corrupt.read_text() == '{"name": "trunc'
+    assert f"{marker} is not a valid completion marker" in rerun.stderr and "kept as .corrupt" in rerun.stderr
+    assert sorted(p.name for p in (wf / "markers").iterdir()) == sorted([*(m.name for m in markers), corrupt.name])
+
+
+def test_an_experiment_that_outlived_its_launcher_is_waited_for_never_started_twice(project):
+    """README: an experiment process that still holds its lock (its launcher was killed, and it ignored the
+    SIGTERM a killed launcher leaves it) is waited for, never started twice on a GPU slot; the run after it
+    ends runs it again (it wrote no marker)."""
+    release = project.root / "release"
+    run = project.write_run(
+        "orphan",
+        f"""
+        from sample_factory.launcher.run_description import RunDescription, Experiment, ParamList
+        RUN_DESCRIPTION = RunDescription("orphan", experiments=[
+            Experiment("e", {probe_cmd(project.probes, f"--hold={release}", "--ignore_signals=1")!r},
+                       ParamList([{{"seed": 0}}]).generate_params())])
+        """,
+    )
+    assert run_cli("compile", f"--run={run}", "--out=wf", "--pause_between=0", "--num_gpus=1", "--experiments_per_gpu=1",
+                   cwd=project.root).returncode == 0
+    wf = project.root / "wf"
+    first = start_snakemake("--profile", "profiles/local", cwd=wf, log=project.root / "first.log", env=clean_env())
+    second = None
+    try:
+        orphan = wait_for(lambda: still_running(first, project.root / "first.log") and probe_records(project.probes),
+                          what="the experiment to start")[0]
+        launcher = psutil.Process(orphan["pid"]).parent()
+        assert "launch.py" in " ".join(launcher.cmdline())
+        launcher.kill()  # the launcher dies, its experiment goes on
+        assert first.wait(timeout=60) != 0
+        assert alive([orphan["pid"]]) == [orphan["pid"]]
+        status = json.loads(run_cli("status", "--json", cwd=wf).stdout)
+        assert [row["state"] for row in status["experiments"]] == ["running"]  # it holds its lock
+
+        log = project.root / "second.log"
+        second = start_snakemake("--profile", "profiles/local", cwd=wf, log=log, env=clean_env())
+        wait_for(lambda: still_running(second, log)
+                 and "an earlier run of this experiment is still running (on " in log.read_text(),
+                 what="the next run's launcher to wait for the orphan")
+        assert len(probe_records(project.probes)) == 1 and second.poll() is None
+    finally:
+        release.touch()  # the orphan ends
+    assert second.wait(timeout=60) == 0
+    records = probe_records(project.probes)
+    assert len(records) == 2
+    assert records[1]["start"] >= records[0]["end"], "the experiment ran twice at once"
+    assert [r["cuda"] for r in records] == ["0", "0"]
+    assert json.loads((wf / "markers" / "exp_00_e_see_0.done").read_text())["pid"] == records[1]["pid"]

@@ -55,17 +55,6 @@ def write_run(root: Path, probes: Path, params: list[dict], name: str = "sweep",
     return path
 
 
-def workflow_jobs(cluster: SlurmCluster, wf: Path) -> list[dict]:
-    """Every Slurm job submitted from the workflow dir ``wf`` (squeue keeps finished ones for an hour)."""
-    out = cluster.run("squeue", "--states=all", "--noheader", "--format=%i|%T|%k|%Z").stdout
-    jobs = []
-    for line in out.splitlines():
-        job_id, state, comment, directory = line.split("|", 3)
-        if os.path.realpath(directory) == os.path.realpath(wf):
-            jobs.append({"id": job_id, "state": state, "rule": comment.removeprefix("rule_")})
-    return sorted(jobs, key=lambda job: int(job["id"]))
-
-
 def job_details(cluster: SlurmCluster, job_id: str) -> str:
     return cluster.run("scontrol", "show", "job", job_id).stdout
 
@@ -101,10 +90,10 @@ def v1_run(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory
     assert compiled.returncode == 0, compiled.stderr
     wf = root / "wf"
     first = run_snakemake("--profile", "profiles/slurm", cwd=wf, env=env, timeout=240)
-    jobs_first, records_first = workflow_jobs(slurm_cluster, wf), probe_records(probes)
+    jobs_first, records_first = slurm_cluster.jobs_in(wf), probe_records(probes)
     second = run_snakemake("--profile", "profiles/slurm", cwd=wf, env=env, timeout=240)
     return V1Run(
-        root, wf, elsewhere, compiled, first, second, jobs_first, workflow_jobs(slurm_cluster, wf),
+        root, wf, elsewhere, compiled, first, second, jobs_first, slurm_cluster.jobs_in(wf),
         records_first, probe_records(probes),
     )
 
@@ -156,28 +145,7 @@ def test_the_failed_experiment_has_no_marker_and_a_rerun_submits_only_it(v1_run:
     ]
 
 
-def test_print_only_prints_each_experiment_and_submits_and_writes_nothing(
-    slurm_cluster: SlurmCluster, tmp_path: Path
-) -> None:
-    probes = tmp_path / "probes"
-    probes.mkdir()
-    (tmp_path / "prelude.sh").write_text(V1_TEMPLATE.format(elsewhere="/tmp"))
-    run = write_run(tmp_path, probes, [{"seed": i} for i in range(3)])
-    before = sorted(tmp_path.rglob("*"))
-    result = run_cli(
-        "run", f"--run={run}", "--runner=slurm", "--slurm_print_only=True", "--slurm_partition=gpu",
-        "--slurm_gpus_per_job=2", "--slurm_cpus_per_gpu=3", "--slurm_sbatch_template=prelude.sh",
-        cwd=tmp_path, env=slurm_cluster.run_env(clean_env()),
-    )
-    assert result.returncode == 0, result.stderr
-    for seed in range(3):
-        name = f"0{seed}_probe_see_{seed}"
-        assert f"] {name}  (rule exp_{name})" in result.stdout
-        assert f"--seed={seed} --experiment={name}" in result.stdout
-    assert result.stdout.count("sbatch -p gpu --mem 64 --cpus-per-gpu=3 --nice=5 --gpus=2") == 3
-    assert "prelude" in result.stdout and "nothing submitted or written" in result.stdout
-    assert sorted(tmp_path.rglob("*")) == before
-    assert workflow_jobs(slurm_cluster, tmp_path) == [] and not probe_records(probes)
+# Print-only needs no cluster: tests/test_slurm_print_only.py
 
 
 V2_TEMPLATE = """\
@@ -216,7 +184,7 @@ def test_v2_template_and_hostile_values_through_sfgen_run(slurm_cluster: SlurmCl
         assert env["PROBE_HOME"] == env["PROBE_DOLLAR"] == os.environ["HOME"]  # $HOME left for the shell; $$ is $
         assert Path(env["PROBE_FILE"]).is_file() and env["PROBE_FILE"].startswith(str(tmp_path / "wf" / ".sfgen"))
         assert env["PROBE_JOB"]
-    jobs = workflow_jobs(slurm_cluster, tmp_path / "wf")
+    jobs = slurm_cluster.jobs_in(tmp_path / "wf")
     assert len(jobs) == 2
     for job in jobs:  # no GPU: one task with slurm_cpus_per_gpu CPUs; #SBATCH --time=30
         shown = job_details(slurm_cluster, job["id"])
@@ -279,7 +247,7 @@ def test_a_job_slurm_stops_is_killed_whole_and_resubmitted_and_a_crash_is_not_re
             assert snakemake.poll() is None and time.monotonic() < deadline, snakemake.communicate()[0][-3000:]
             time.sleep(0.2)
         pids = json.loads(checkpoint.read_text())["pids"]
-        job = next(job for job in workflow_jobs(slurm_cluster, wf) if "long" in job["rule"])
+        job = next(job for job in slurm_cluster.jobs_in(wf) if "long" in job["rule"])
         slurm_cluster.run("scancel", job["id"])  # what Slurm does at the time limit: SIGTERM, then SIGKILL
         gone_by = time.monotonic() + 15
         while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids):
@@ -290,11 +258,11 @@ def test_a_job_slurm_stops_is_killed_whole_and_resubmitted_and_a_crash_is_not_re
         if snakemake.poll() is None:
             os.killpg(snakemake.pid, signal.SIGKILL)
     assert snakemake.returncode != 0, output[-3000:]  # the crash still fails the run
-    long_rule = next(job["rule"] for job in workflow_jobs(slurm_cluster, wf) if "long" in job["rule"])
+    long_rule = next(job["rule"] for job in slurm_cluster.jobs_in(wf) if "long" in job["rule"])
     assert (wf / "markers" / f"{long_rule}.done").exists(), output[-3000:]  # resubmitted, resumed, done
     assert len((state / "long.runs").read_text().split()) == 2
     # Snakemake retried the crash too, but its launcher ended that retry without running it again.
-    crash_jobs = [job for job in workflow_jobs(slurm_cluster, wf) if "crash" in job["rule"]]
+    crash_jobs = [job for job in slurm_cluster.jobs_in(wf) if "crash" in job["rule"]]
     assert len(crash_jobs) == 2 and len((state / "crash.runs").read_text().split()) == 1
     assert "failed on its own earlier in this run (exit 3): not run again" in output
 
@@ -317,16 +285,17 @@ def test_a_local_run_ignores_the_slurm_options_and_template(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "template, options, message",
+    "template, options, message, code",  # code: 1 for a bad template, 2 for a bad option value (README)
     [
-        (None, ["--slurm_sbatch_template=missing.sh"], "cannot read the Slurm sbatch template missing.sh: No such"),
-        ("source env.sh\n", ["--slurm_extra=--exclusive -p other"], "slurm_extra has -p other: use --slurm_partition"),
-        ("source env.sh\n", ["--slurm_extra=--gres=gpu:2"], "use --slurm_gpus_per_job and --slurm_cpus_per_gpu"),
-        ("timeout $TIMEOUT $CMD\n[ $? = 124 ] && sbatch $FILENAME\n", [], "line 2 runs sbatch"),
-        ("#SBATCH --time=soon\n", [], "cannot read --time=soon"),
+        (None, ["--slurm_sbatch_template=missing.sh"], "cannot read the Slurm sbatch template missing.sh: No such", 1),
+        ("source env.sh\n", ["--slurm_extra=--exclusive -p other"], "slurm_extra has -p other: use --slurm_partition", 2),
+        ("source env.sh\n", ["--slurm_extra=--gres=gpu:2"], "use --slurm_gpus_per_job and --slurm_cpus_per_gpu", 2),
+        ("timeout $TIMEOUT $CMD\n[ $? = 124 ] && sbatch $FILENAME\n", [], "line 2 runs sbatch", 1),
+        ("#SBATCH --time=soon\n", [], "cannot read --time=soon", 1),
     ],
 )
-def test_bad_templates_and_flags_are_one_line_compile_errors_that_write_nothing(tmp_path, template, options, message):
+def test_bad_templates_and_flags_are_one_line_compile_errors_that_write_nothing(tmp_path, template, options, message,
+                                                                                  code):
     probes = tmp_path / "probes"
     probes.mkdir()
     if template is not None:
@@ -334,7 +303,7 @@ def test_bad_templates_and_flags_are_one_line_compile_errors_that_write_nothing(
         options = [*options, "--slurm_sbatch_template=t.sh"]
     run = write_run(tmp_path, probes, [{"seed": 0}])
     result = run_cli("compile", f"--run={run}", "--out=wf", *options, cwd=tmp_path, env=clean_env())
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == code and result.stdout == ""
     assert result.stderr.startswith("sfgen: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "wf").exists()

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake
+from conftest import (
+    clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake, start_snakemake, still_running, wait_for,
+)
 from tests.slurm_cluster import slurm_cluster  # noqa: F401  (the session's real Slurm; skips where there is none)
 
 BAD = "00_bad_lr_0.001"
@@ -117,8 +119,8 @@ def test_json_after_a_run_with_one_failure(finished):
         assert row["exit_code"] == 0 and row["host"] and row["start"] and row["end"] and row["duration_s"] >= 0
         assert row["slurm_job_id"] is None and row["ngc_job_id"] is None
     expected = {"name", "rule", "state", "gpu", "host", "slurm_job_id", "ngc_job_id", "job_state", "start", "end",
-                "duration_s", "exit_code", "log", "job_log", "marker"}
-    assert all(set(row) == expected for row in rows.values())
+                "duration_s", "exit_code", "log", "job_log", "marker", "reason", "progress"}  # the README's table
+    assert len(rows) == 7 and all(set(row) == expected for row in rows.values())
 
 
 def test_text_view_groups_seeds_and_shows_the_failure_with_its_log_tail(finished):
@@ -137,7 +139,7 @@ def test_text_view_groups_seeds_and_shows_the_failure_with_its_log_tail(finished
     assert "log: logs/exp_00_bad_lr_0_001.log" in failures
     tail = [line.strip() for line in failures.splitlines() if line.strip().startswith("|")]
     assert tail == [f"| bad line {i}" for i in range(4, 9)]
-    assert all(len(line) <= 80 for line in lines)
+    assert len(lines) > 10 and all(len(line) <= 80 for line in lines)
     assert "\x1b" not in result.stdout  # piped: no colour
 
 
@@ -234,14 +236,6 @@ def test_reset_by_pattern_makes_the_next_run_redo_exactly_those(project):
     assert status_json(wf)["summary"]["pending"] == 6
 
 
-def _wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return value
-
-
 def test_running_experiment_is_detected_while_it_runs(project):
     params = [{"seed": seed, "sleep": 120 if seed == 1 else 0} for seed in range(3)]
     run = project.write_run(
@@ -265,7 +259,7 @@ def test_running_experiment_is_detected_while_it_runs(project):
             document = status_json(wf)
             return document if document["summary"]["running"] == 1 and document["summary"]["done"] == 2 else None
 
-        document = _wait_for(running)
+        document = wait_for(running, what="one experiment running and two done")
         row = next(row for row in document["experiments"] if row["state"] == "running")
         assert row["name"] == "01_probe_see_1_sle_120"
         assert row["gpu"] in ("0", "1") and row["host"] and row["start"] and row["end"] is None
@@ -310,7 +304,7 @@ def test_slurm_jobs_queued_or_running_count_as_running(project, slurm_cluster): 
             job_ids[:] = [row["slurm_job_id"] for row in rows.values() if row["slurm_job_id"]]
             return rows if rows[started]["host"] and rows[held]["job_state"] == "PENDING" else None
 
-        rows = _wait_for(both_running, timeout=120)
+        rows = wait_for(both_running, timeout=120, what="one Slurm job held in the queue and one running")
         assert rows[held]["state"] == "running" and rows[held]["start"] is None
         assert rows[started]["state"] == "running" and rows[started]["job_state"] == "RUNNING"
         assert sorted(job_ids) == sorted(slurm_cluster.run("squeue", "-h", "-o", "%i").stdout.split())
@@ -321,7 +315,7 @@ def test_slurm_jobs_queued_or_running_count_as_running(project, slurm_cluster): 
         proc.wait(timeout=30)
         if job_ids:
             slurm_cluster.run("scancel", *job_ids, check=False)
-    _wait_for(lambda: status_json(wf)["summary"]["running"] == 0, timeout=60)
+    wait_for(lambda: status_json(wf)["summary"]["running"] == 0, timeout=60, what="no experiment running")
 
 
 def test_ngc_job_in_flight_counts_as_running_with_its_job_id(project):
@@ -354,7 +348,8 @@ def test_ngc_job_in_flight_counts_as_running_with_its_job_id(project):
             document = status_json(wf)
             return document if document["summary"]["done"] == 1 and document["summary"]["running"] == 1 else None
 
-        rows = {row["name"]: row for row in _wait_for(one_done_one_running, timeout=90)["experiments"]}
+        document = wait_for(one_done_one_running, timeout=90, what="one NGC job done and one in flight")
+        rows = {row["name"]: row for row in document["experiments"]}
         # the stand-in's job records, by the job name the template gave (Snakemake submits in either order)
         jobs = {json.loads(path.read_text())["name"]: path.stem
                 for path in (project.root / "ngc_state").glob("[0-9]*.json")}
@@ -368,3 +363,99 @@ def test_ngc_job_in_flight_counts_as_running_with_its_job_id(project):
         proc.send_signal(signal.SIGINT)  # Snakemake cancels the job it submitted
         proc.wait(timeout=60)
     assert status_json(wf)["summary"]["running"] == 0
+
+
+def _on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
+    """``sfgen ARGS`` on a terminal (a pty for stdin and output): wait for its y/N question, type ``answer``."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "sfgen", *args], cwd=cwd, stdin=follower, stdout=follower,
+                            stderr=follower)
+    os.close(follower)
+    output = bytearray()
+
+    def read(until: bytes | None) -> bool:
+        """Read what is there; True once ``until`` was printed, or the program closed the terminal."""
+        while select.select([leader], [], [], 0.05)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                return True
+            if not chunk:
+                return True
+            output.extend(chunk)
+        return until is not None and until in output
+
+    try:
+        wait_for(lambda: read(b"[y/N] "), timeout=30, what="the y/N question")
+        assert b"[y/N] " in output and proc.poll() is None, output.decode()
+        os.write(leader, answer.encode() + b"\n")
+        wait_for(lambda: read(None), timeout=30, what="sfgen reset to end")
+        code = proc.wait(timeout=30)
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+    return code, output.decode()
+
+
+def test_reset_asks_y_n_on_a_terminal_and_resets_only_on_yes(finished, tmp_path):
+    """README: resetting more than 5 experiments asks first (y/N) on a terminal; No is the default."""
+    wf = tmp_path / "wf"
+    shutil.copytree(finished, wf)
+    markers = sorted(p.name for p in (wf / "markers").iterdir())
+    assert len(markers) == 7  # 6 done, 1 failed
+    for answer in ("", "n"):
+        code, output = _on_terminal(["reset", "probe"], wf, answer)
+        assert "sfgen: reset 6 experiments, so that the next run redoes them? [y/N]" in output
+        assert code == 1 and "nothing reset" in output, output
+        assert sorted(p.name for p in (wf / "markers").iterdir()) == markers
+    code, output = _on_terminal(["reset", "probe"], wf, "y")
+    assert code == 0 and "reset 6 experiments; the next run redoes them" in output, output
+    assert sorted(p.name for p in (wf / "markers").iterdir()) == ["exp_00_bad_lr_0_001.failed"]
+    assert status_json(wf)["summary"] == {"done": 0, "failed": 1, "running": 0, "pending": 6, "total": 7}
+
+
+def test_reset_leaves_running_experiments_alone_and_exits_1(project):
+    """README: reset leaves running experiments alone (exit status 1 if it had to skip one), and resets the rest."""
+    release = project.root / "release"
+    run = project.write_run(
+        "mixed",
+        f"""
+        from sample_factory.launcher.run_description import RunDescription, Experiment, ParamList
+        RUN_DESCRIPTION = RunDescription("mixed", experiments=[
+            Experiment("quick", {probe_cmd(project.probes)!r}, ParamList([{{"seed": 0}}]).generate_params()),
+            Experiment("held", {probe_cmd(project.probes, f"--hold={release}")!r}, ParamList([{{"seed": 0}}]).generate_params()),
+        ])
+        """,
+    )
+    assert run_cli("compile", f"--run={run}", "--out=wf", "--pause_between=0", "--max_parallel=2", cwd=project.root).returncode == 0
+    wf = project.root / "wf"
+    quick_done, held_failed = wf / "markers" / "exp_00_quick_see_0.done", wf / "markers" / "exp_00_held_see_0.failed"
+    # a first run: quick finishes, held is interrupted (a failure record)
+    log = project.root / "first.log"
+    first = start_snakemake("--profile", "profiles/local", cwd=wf, log=log, env=clean_env())
+    wait_for(lambda: still_running(first, log) and quick_done.exists() and len(probe_records(project.probes)) == 2,
+             what="quick done and held running")
+    wait_for(lambda: "1 of 3 steps" in log.read_text(), what="Snakemake to see quick finish")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) != 0
+    assert json.loads(held_failed.read_text())["interrupted"] is True
+
+    # the next run runs held again; meanwhile both are reset
+    log = project.root / "second.log"
+    second = start_snakemake("--profile", "profiles/local", cwd=wf, log=log, env=clean_env())
+    try:
+        wait_for(lambda: still_running(second, log) and len(probe_records(project.probes)) == 3
+                 and states(status_json(wf))["00_held_see_0"] == "running", what="held running again")
+        reset = run_cli("reset", "see_0", cwd=wf)
+        assert reset.returncode == 1, reset.stdout + reset.stderr
+        assert "sfgen: 00_held_see_0 is running: not reset" in reset.stdout
+        assert "sfgen: reset 00_quick_see_0 (removed markers/exp_00_quick_see_0.done)" in reset.stdout
+        assert held_failed.exists() and not quick_done.exists()
+        assert states(status_json(wf)) == {"00_quick_see_0": "pending", "00_held_see_0": "running"}
+    finally:
+        release.touch()
+    second.wait(timeout=60)  # non-zero: `rule all` misses the marker reset under it
+    assert (wf / "markers" / "exp_00_held_see_0.done").exists() and not held_failed.exists()
+    assert run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env()).returncode == 0  # the next run
+    assert [experiment_of(r) for r in probe_records(project.probes)[3:]] == ["00_quick_see_0"]
