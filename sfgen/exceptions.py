@@ -17,9 +17,21 @@ class WorkflowExistsError(SfgenError):
     """The output directory already holds the workflow of another run."""
 
 
+class WorkflowRunningError(SfgenError):
+    """A Snakemake is running the workflow: recompiling would change commands under it."""
+
+
+class WorkflowWriteError(SfgenError):
+    """The workflow directory cannot be written (permissions, space, a directory where a file goes)."""
+
+
 class OptionError(SfgenError):
-    """A command-line or --config option has an invalid value."""
+    """A command-line or --config option is unknown or has an invalid value."""
 
 
 class TemplateError(SfgenError):
     """A Slurm or NGC job template cannot be used."""
+
+
+class ClusterQueryError(SfgenError):
+    """A cluster's command-line tool (squeue, scontrol, ngc) failed or did not answer in time."""

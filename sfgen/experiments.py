@@ -8,10 +8,12 @@ argv without a shell, so every value reaches the program literally.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from sfgen.exceptions import InvalidExperimentError
@@ -44,32 +46,60 @@ def _rule_base(name: str) -> str:
     return base
 
 
+def _rule_candidates(name: str) -> Iterator[str]:
+    """The rule names ``name`` may take, in order of preference: its safe form, then that with a short
+    hash of the name (stable across compiles, so markers keep their names), then with salted hashes."""
+    base = _rule_base(name)
+    yield base
+    yield f"{base}_{_hash8(name)}"
+    for salt in itertools.count(1):
+        yield f"{base}_{_hash8(f'{salt}:{name}')}"
+
+
 def rule_names(names: list[str]) -> list[str]:
-    """Readable, unique rule names; a name whose safe form is taken by an earlier one gets a short hash."""
+    """Readable, unique rule names: each takes its first candidate that no earlier name has taken (a hashed
+    form can equal another experiment's plain one: ``a_b_648fa9b3``, ``a.b``, ``a_b``)."""
     taken = {"all"}
     rules = []
     for name in names:
-        rule = _rule_base(name)
-        if rule in taken:
-            rule = f"{rule}_{_hash8(name)}"
+        rule = next(candidate for candidate in _rule_candidates(name) if candidate not in taken)
         taken.add(rule)
         rules.append(rule)
     return rules
 
 
-def _check_component(what: str, value: str) -> None:
-    if not value or value in (".", "..") or "/" in value or "\0" in value:
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot reach a program (a NUL byte ends a C string) or the UTF-8 Snakefile (a lone
+    surrogate, which Python makes of bytes that are not UTF-8); None when it can."""
+    if "\0" in text:
+        return "holds a NUL byte"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds text that is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _check_path(what: str, value: str) -> None:
+    """A name that becomes a directory under the train dir. A ``/`` in it (a path-valued parameter,
+    ``map=maps/a.wad``) makes nested directories, as Sample Factory's trainer does; refused are only names
+    that would leave the train dir (absolute, or with a ``..`` component) and those no file system takes."""
+    parts = value.split("/")
+    nothing = all(part in ("", ".") for part in parts)  # it would name the train dir itself
+    if nothing or value.startswith("/") or ".." in parts or _text_problem(value):
         raise InvalidExperimentError(
-            f"{what} {value!r} is not a usable directory name: use a non-empty name without '/' or NUL"
+            f"{what} {value!r} is not a usable directory name under the train dir: use a non-empty relative "
+            "path of valid Unicode without '..' components or NUL (change the run's name or its parameter values)"
         )
-    if len(os.fsencode(value)) > 255:
-        raise InvalidExperimentError(f"{what} {value[:40]!r}... is over 255 bytes: shorten it or its parameters")
+    if any(len(os.fsencode(part)) > 255 for part in parts):
+        raise InvalidExperimentError(f"{what} {value[:40]!r}... has a part over 255 bytes: shorten it or its parameters")
 
 
 def _check(generated: GeneratedExperiment) -> None:
-    _check_component("experiment name", generated.name)
-    for part in generated.root_dir.split("/"):
-        _check_component("run or experiment directory", part)
+    _check_path("experiment name", generated.name)
+    _check_path("run or experiment directory", generated.root_dir)
+    if problem := _text_problem(generated.base_cmd):
+        raise InvalidExperimentError(f"experiment {generated.name}: its cmd {problem}: remove it")
     try:
         words = shlex.split(generated.base_cmd)
     except ValueError as error:
@@ -85,15 +115,15 @@ def _check(generated: GeneratedExperiment) -> None:
             "commands without a shell: put setup into env_vars or a Slurm template, or wrap it in a script"
         )
     for token in generated.arg_tokens:
-        if "\0" in token:
-            raise InvalidExperimentError(f"experiment {generated.name}: a parameter value holds a NUL byte: remove it")
+        if problem := _text_problem(token):
+            raise InvalidExperimentError(f"experiment {generated.name}: argument {token[:40]!r} {problem}: remove it")
     for key, value in (generated.env_vars or {}).items():
         if not isinstance(key, str) or not _ENV_NAME.match(key):
             raise InvalidExperimentError(
                 f"experiment {generated.name}: env var name {key!r} is invalid: use letters, digits and _"
             )
-        if "\0" in str(value):
-            raise InvalidExperimentError(f"experiment {generated.name}: env var {key} holds a NUL byte: remove it")
+        if problem := _text_problem(str(value)):
+            raise InvalidExperimentError(f"experiment {generated.name}: env var {key} {problem}: remove it")
 
 
 def _env_vars(env_vars: Any) -> dict[str, Any] | None:
@@ -126,6 +156,7 @@ def describe(run: RunDescription, train_dir: str = "./train_dir", experiment_suf
             cmd=" ".join([e.base_cmd, *map(shell_word, e.arg_tokens)]),
             root_dir=e.root_dir,
             env_vars=_env_vars(e.env_vars),
+            params={str(key): str(value) for key, value in e.params.items()},
         )
         for rule, e in zip(rules, generated)
     ]

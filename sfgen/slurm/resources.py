@@ -7,6 +7,7 @@
 | slurm_partition     | slurm_partition    | -p P                              |
 | slurm_account       | slurm_account      | -A A                              |
 | slurm_runtime       | runtime            | -t MINUTES                        |
+| slurm_timeout (SF2) | runtime            | -t MINUTES (rounded up; it sets slurm_runtime) |
 | slurm_mem_mb        | mem_mb             | --mem MB                          |
 | slurm_qos           | qos                | --qos=Q                           |
 | slurm_constraint    | constraint         | -C F                              |

@@ -5,16 +5,18 @@ Sample Factory wrote one sbatch script per experiment: the template, then the co
 * v1 (SF 1.x): a prelude such as ``conda activate env; cd dir``; the command ran after it in the same
   shell. sfgen runs the prelude, then ``exec "$@"`` with the experiment's argv as positional
   parameters, so the prelude's ``cd`` and exports apply and no parameter value is ever shell source.
-* v2 (SF 2.x, ``string.Template``): the template places ``$CMD`` itself and may use ``$GPU``, ``$CPU``,
-  ``$PARTITION``, ``$FILENAME`` and ``$TIMEOUT``; ``$$`` stands for ``$``. ``$CMD`` becomes ``"$@"``, the
-  other placeholders shell-quoted values; any other ``$NAME`` (``$HOME``) is left for the shell, where SF
-  raised KeyError.
+* v2 (SF 2.x, ``string.Template``): the template places ``$CMD`` itself and may use ``$GPU``, ``$CPU``
+  (the job's CPUs: slurm_cpus_per_gpu x slurm_gpus_per_job, as SF 2 computes it), ``$PARTITION``,
+  ``$FILENAME`` and ``$TIMEOUT`` (``--slurm_timeout`` as given, else slurm_runtime in minutes, else 0);
+  ``$$`` stands for ``$``. ``$CMD`` becomes ``"$@"``, the other placeholders shell-quoted values; any other
+  ``$NAME`` (``$HOME``) is left for the shell, where SF raised KeyError.
 
 ``#SBATCH`` lines before the first command become sbatch options (see :func:`fold_directives`): options
 sfgen has a name for fill that option when it was not given, flags Snakemake or sfgen set are reported
 and dropped, the rest are appended to ``slurm_extra``. A template must not submit jobs itself (SF's
 ``sbatch_timeout.sh`` resubmitted with ``sbatch $FILENAME``): a job submitted behind Snakemake's back
-would run untracked while the experiment counted as done; ``--slurm_runtime`` resubmits instead.
+would run untracked while the experiment counted as done; a time limit (``--slurm_timeout`` or
+``--slurm_runtime``) has Snakemake resubmit instead.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import TemplateError
+from sfgen.layout import SLURM_SCRIPTS_DIR
 from sfgen.markers import write_atomic
-from sfgen.options import read_template, validated
+from sfgen.options import read_template, time_limit_minutes, validated
 from sfgen.slurm.flags import OPTION_FLAGS, RESOURCE_FLAGS, SNAKEMAKE_FLAGS, split_flags
 from sfgen.spec import ExperimentSpec
 
@@ -39,7 +42,6 @@ _PLACEHOLDER = re.compile(rf"\$(?:(?P<dollar>\$)|(?P<named>{_NAME})|\{{(?P<brace
 _USES_CMD = re.compile(r"\$(?:CMD\b|\{CMD\})")
 _DIRECTIVE = re.compile(r"#SBATCH(?:\s+(?P<rest>.*))?$")
 _SUBMITS = re.compile(r"(?:^|[\s;&|(`])sbatch(?:\s|$)")
-SCRIPT_DIR = Path(".sfgen") / "slurm"  # in the workflow dir: each job's script, $FILENAME
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class SbatchTemplate:
                 raise TemplateError(
                     f"{self.origin} line {number} runs sbatch: Snakemake submits and tracks the jobs, so a job "
                     "submitted here would run untracked; remove the line (for Sample Factory's timeout "
-                    "resubmission use --slurm_runtime=MINUTES: timed-out experiments are resubmitted)"
+                    "resubmission give --slurm_timeout=DURATION or --slurm_runtime=MINUTES: timed-out experiments "
+                    "are resubmitted)"
                 )
 
     def script(self, options: dict[str, Any], filename: str) -> str:
@@ -94,15 +97,16 @@ class SbatchTemplate:
         if self.form == "v1":
             return f"{self.text.rstrip()}\nexec \"$@\"\n"
         partition = options.get("slurm_partition")
-        runtime = options.get("slurm_runtime")
+        gpus = options["slurm_gpus_per_job"]
         values = {
             "CMD": '"$@"',
-            "GPU": shlex.quote(str(options["slurm_gpus_per_job"])),
-            "CPU": shlex.quote(str(options["slurm_cpus_per_gpu"])),
+            "GPU": shlex.quote(str(gpus)),
+            # SF 2: cpus_per_gpu x gpus_per_job; a job without GPUs gets cpus_per_gpu CPUs (cpus_per_task)
+            "CPU": shlex.quote(str(options["slurm_cpus_per_gpu"] * max(gpus, 1))),
             # SF passed "-p NAME " (or nothing), written before the next flag: `sbatch $PARTITION--gres=...`
             "PARTITION": f"-p {shlex.quote(partition)} " if partition else "",
             "FILENAME": shlex.quote(filename),
-            "TIMEOUT": f"{runtime}m" if runtime else "0",  # `timeout 0 CMD` never times out, as SF's default
+            "TIMEOUT": shlex.quote(_timeout(options)),
         }
 
         def substitute(match: re.Match) -> str:
@@ -112,6 +116,15 @@ class SbatchTemplate:
             return values[name] if name in values else match.group(0)
 
         return _PLACEHOLDER.sub(substitute, self.text)
+
+
+def _timeout(options: dict[str, Any]) -> str:
+    """``$TIMEOUT``: SF 2's --slurm_timeout as the user wrote it, else the time limit in minutes, else ``0``
+    (``timeout 0 CMD`` never times out, as SF 2's default)."""
+    if options.get("slurm_timeout") is not None:
+        return options["slurm_timeout"]
+    runtime = options.get("slurm_runtime")
+    return f"{runtime}m" if runtime else "0"
 
 
 def load(path: str) -> str:
@@ -149,6 +162,14 @@ def _megabytes(value: str) -> int:
 _CONVERT = {"slurm_runtime": _minutes, "slurm_mem_mb": _megabytes}
 
 
+def _given(option: str, options: dict[str, Any]) -> str:
+    """How the user set ``option``: a time limit may come from Sample Factory 2's --slurm_timeout."""
+    timeout = options.get("slurm_timeout")
+    if option == "slurm_runtime" and timeout is not None and time_limit_minutes(timeout):
+        return f"--slurm_timeout={timeout}"
+    return f"--{option}={options[option]}"
+
+
 def fold_directives(template: SbatchTemplate, options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Options with the template's ``#SBATCH`` lines applied, and notes on the lines that were dropped.
 
@@ -164,7 +185,7 @@ def fold_directives(template: SbatchTemplate, options: dict[str, Any]) -> tuple[
             if flag in OPTION_FLAGS:
                 option = OPTION_FLAGS[flag]
                 if result.get(option) is not None:
-                    notes.append(f"{where}: {' '.join(written)} ignored: --{option}={result[option]} given")
+                    notes.append(f"{where}: {' '.join(written)} ignored: {_given(option, result)} given")
                     continue
                 try:
                     result[option] = _CONVERT.get(option, str)(value or "")
@@ -204,6 +225,6 @@ def job_command(workflow_dir: Path, spec: ExperimentSpec, options: dict[str, Any
     """The argv that runs ``spec`` through the template in a Slurm job: the shebang's interpreter, the job's
     script (written to .sfgen/slurm/RULE.sh, which is ``$FILENAME``), then the experiment's argv."""
     template = SbatchTemplate(options["slurm_sbatch_template"])
-    path = (workflow_dir / SCRIPT_DIR / f"{spec.rule}.sh").resolve()
+    path = (workflow_dir / SLURM_SCRIPTS_DIR / f"{spec.rule}.sh").resolve()
     write_atomic(path, template.script(options, str(path)))
     return [*template.interpreter, str(path), *spec.argv]
