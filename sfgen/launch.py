@@ -2,17 +2,20 @@
 
 Invoked by the generated Snakefile as ``python -S .../sfgen/launch.py SNAKEFILE OPTIONS_JSON RULE``
 (``sfgen.workflow.launch_command``). It runs the experiment's argv without a shell in a session of its
-own, so that an interrupt (SIGINT, SIGTERM, SIGHUP, or Snakemake dying) stops the whole process tree,
-and writes the marker only after exit 0. Its exit code is the experiment's.
+own and holds its whole process tree (``sfgen.proctree``), so that an interrupt (SIGINT, SIGTERM,
+SIGHUP, or Snakemake dying) stops all of it, and so does the experiment's end: nothing it started
+outlives it. It writes the marker only after exit 0, and a failure record for every other end, its own
+errors included. Its exit code is the experiment's.
 
 Every experiment starts one launcher, and a local run's first wave starts them all at once, so its start
 is kept short: ``-S`` skips site-packages and their .pth files (the launcher needs only the standard
-library and sfgen; ``_psutil`` loads them for the rare stop), and it imports neither argparse,
-dataclasses nor tempfile. Together that halves a launcher's start.
+library and sfgen), and it imports neither argparse, dataclasses nor tempfile. Together that halves a
+launcher's start.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -21,25 +24,24 @@ import subprocess
 import sys
 import time
 from contextlib import suppress
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__":  # run as a file with -S: sfgen is imported from the directory holding it
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from sfgen import __version__
-from sfgen.markers import read_record, write_record
-from sfgen.slots import Claim, claim, gpu_ids, try_lock
+from sfgen import proctree
+from sfgen.exceptions import SfgenError
+from sfgen.explog import PREFIX, note, now
+from sfgen.layout import RUNNING_DIR, failure_elsewhere
+from sfgen.markers import attempt_record, read_record, write_record
+from sfgen.slots import Claim, try_lock
 from sfgen.snakefile import find_experiment
-from sfgen.spec import RUNNING_DIR, ExperimentSpec
+from sfgen.spec import ExperimentSpec
 
-LOCAL_ENV = "SFGEN_LOCAL"  # set by the Snakefile's onstart for local runs: the launcher assigns GPU slots
+STAMP = "snakefile_stamp"  # in the options a launcher gets: the Snakefile as Snakemake parsed it
+BACKEND_ENV = "SFGEN_BACKEND"  # set by the backend when a run starts: which sfgen.<name>.job to load
 _POLL = 0.5  # seconds between checks that Snakemake is still alive
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 def _git_commit(directory: Path) -> str | None:
@@ -52,95 +54,46 @@ def _git_commit(directory: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def _slurm_session():
-    """sfgen.slurm.session, imported where a Slurm job needs it: the Slurm backend is too heavy to load for
-    every local experiment, whose launchers start together with the first wave."""
-    from sfgen.slurm import session
-
-    return session
+def stamp(snakefile: Path) -> str:
+    """Which version of the Snakefile this is: a recompile replaces the file (a new inode)."""
+    info = os.stat(snakefile)
+    return f"{info.st_ino}:{info.st_mtime_ns}:{info.st_size}"
 
 
-def _signal_group(pgid: int, signum: int) -> None:
+def _job_side() -> Any:
+    """The in-job module of the backend the run exported (``sfgen.local.job``, ``sfgen.slurm.job``), or None
+    where it has none (an executor sfgen does not know): the experiment then runs as written, with the
+    GPUs its scheduler gave it."""
+    name = os.environ.get(BACKEND_ENV, "")
+    if not name.isidentifier():
+        return None
     try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs (zombies don't count: an init that does not reap
-    orphans would otherwise keep a finished group alive forever)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != b"Z":
-                return True
-    return False
-
-
-def _reap_group(pgid: int, timeout: float) -> bool:
-    """Stop what the experiment left running in its process group (workers that would hold the GPU)."""
-    if not _group_alive(pgid):
-        return False
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
-    return True
-
-
-def _psutil():
-    """psutil, from the installed packages a launcher started with ``python -S`` has yet to load."""
-    if sys.flags.no_site:
-        import site
-
-        site.main()
-    import psutil
-
-    return psutil
+        return importlib.import_module(f"sfgen.{name}.job")
+    except ModuleNotFoundError:
+        return None
 
 
 def _stop(proc: subprocess.Popen, signum: int, timeout: float) -> None:
-    """Stop the experiment's process group and every descendant: ``signum`` first, SIGKILL after timeout."""
-    psutil = _psutil()
-
-    try:
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        descendants = []
-    _signal_group(proc.pid, signum)
-    for process in descendants:
-        with suppress(psutil.Error):
-            process.send_signal(signum)
+    """Stop the experiment and everything below it: ``signum`` first, SIGKILL after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
+    proctree.signal_all(proctree.descendants(), signum)
     with suppress(subprocess.TimeoutExpired):
         proc.wait(timeout)
-    _, alive = psutil.wait_procs(descendants, timeout=max(0.0, deadline - time.monotonic()))
-    _signal_group(proc.pid, signal.SIGKILL)
-    for process in alive:
-        with suppress(psutil.Error):
-            process.kill()
-    proc.wait()
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proctree.stop_all(signum, max(0.0, deadline - time.monotonic()))
 
 
 class Launcher:
     def __init__(self, snakefile: Path, options: dict[str, Any], spec: ExperimentSpec):
+        self.snakefile = snakefile
         self.workflow_dir = snakefile.parent
         self.options = options
         self.spec = spec
         self.interrupted: int | None = None
         self.parent = os.getppid()
+        self.job = _job_side()
 
     @property
     def _running_record(self) -> Path:
@@ -172,8 +125,12 @@ class Launcher:
             if pidfd is not None:
                 os.close(pidfd)
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, in_log: bool = False) -> None:
+        """Tell the job's own output (Snakemake's, or Slurm's job log) and, ``in_log``, the experiment's log,
+        where a user looks first for why an experiment did or did not run."""
         print(f"sfgen: {self.spec.name}: {message}", file=sys.stderr, flush=True)
+        if in_log:
+            note(self.workflow_dir / self.spec.log, message)
 
     def _hold_running_lock(self) -> int | None:
         """Lock this experiment for as long as any of its processes lives; wait out an orphaned earlier run."""
@@ -182,47 +139,39 @@ class Launcher:
         waited = False
         while (fd := try_lock(path)) is None:
             if not waited:
-                self._say("an earlier run of this experiment is still running: waiting for it to end")
+                self._say(f"an earlier run of this experiment is still running (on {self._holder()}): waiting for "
+                          "it to end, not starting a second copy", in_log=True)
                 waited = True
             if self._check_parent():
                 return None
             time.sleep(1)
         return fd
 
+    def _holder(self) -> str:
+        """Where the live earlier run is, from its running record: ``host, Slurm job N``."""
+        record = read_record(self._running_record) or {}
+        where = [record.get("host") or "another process"]
+        if record.get("slurm_job_id"):
+            where.append(f"Slurm job {record['slurm_job_id']}")
+        return ", ".join(where)
+
     def _claim_slot(self) -> Claim | None:
-        if os.environ.get(LOCAL_ENV) != "1":
-            return Claim(None)  # a cluster job: the scheduler assigned the GPUs
-        per_gpu = int(self.options["experiments_per_gpu"])
-        gpus = None
-        if per_gpu > 0:
-            gpus = gpu_ids(int(self.options["num_gpus"]), os.environ.get("CUDA_VISIBLE_DEVICES"))
-        run_dir = self.workflow_dir / ".sfgen" / "run-slots"
-        return claim(
-            [run_dir / f"run{index}.lock" for index in range(int(self.options["max_parallel"]))],
-            self.workflow_dir / self.options["slot_dir"],
-            gpus,
-            per_gpu,
-            float(self.options["pause_between"]),
-            self._check_parent,
-            lambda: self._say("waiting for a free slot"),
+        """The run's slot and GPU (a local run), or none to claim (a cluster's scheduler gave the GPUs)."""
+        if not hasattr(self.job, "claim_slot"):
+            return Claim(None)
+        return self.job.claim_slot(
+            self.workflow_dir, self.options, self._check_parent, lambda: self._say("waiting for a free slot")
         )
 
     def _command(self) -> list[str]:
-        """The experiment's argv. Run locally, a first word starting with ``python`` is this interpreter,
-        as in Sample Factory's local runner: the sweep's virtualenv, whatever PATH holds. In a Slurm job
-        compiled with an sbatch template, the argv runs through the template."""
-        argv = self.spec.argv
-        if os.environ.get(LOCAL_ENV) == "1":
-            return [sys.executable, *argv[1:]] if argv[0].startswith("python") else argv
-        if "SLURM_JOB_ID" not in os.environ or not self.options.get("slurm_sbatch_template"):
-            return argv
-        from sfgen.slurm.template import job_command
-
-        return job_command(self.workflow_dir, self.spec, self.options)
+        """The experiment's argv, as the backend runs it (the run's interpreter, an sbatch template)."""
+        if not hasattr(self.job, "command"):
+            return self.spec.argv
+        return self.job.command(self.workflow_dir, self.spec, self.options)
 
     def _environment(self, slot: Claim) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop(LOCAL_ENV, None)
+        env.pop(BACKEND_ENV, None)
         if slot.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = slot.gpu
         for key, value in (self.spec.env_vars or {}).items():
@@ -236,10 +185,8 @@ class Launcher:
         log_path = self.workflow_dir / self.spec.log
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab", buffering=0) as log:
-            log.write(
-                f"==== sfgen {record['start']} start {self.spec.name} on {record['host']} "
-                f"CUDA_VISIBLE_DEVICES={record['gpu']}\n".encode()
-            )
+            gpus = f"CUDA_VISIBLE_DEVICES={record['gpu']}" if record["gpu"] is not None else "every GPU visible"
+            log.write(f"{PREFIX}{record['start']} start {self.spec.name} on {record['host']} {gpus}\n".encode())
             started = time.monotonic()
             try:
                 proc = subprocess.Popen(
@@ -251,39 +198,66 @@ class Launcher:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     pass_fds=held,
+                    preexec_fn=proctree.stopped_with_parent(signal.SIGTERM),
                 )
             except OSError as error:
-                log.write(f"==== sfgen: cannot start {command[0]}: {error}\n".encode())
+                log.write(f"{PREFIX}{now()} cannot start {command[0]}: {error}\n".encode())
                 code = 127
             else:
                 record["pid"] = proc.pid
                 # where, since when and which process, for `sfgen status`; written once the experiment runs,
                 # and not synced to disk: it only matters while this launcher lives
-                write_record(self._running_record, record, durable=False)
+                write_record(self._running_record, {**record, "launcher_pid": os.getpid()}, durable=False)
                 self._wait(proc)
                 stopped = self.interrupted is not None and proc.poll() is None
                 if stopped:
                     _stop(proc, self.interrupted, float(self.options["kill_timeout"]))
-                elif _reap_group(proc.pid, float(self.options["kill_timeout"])):
-                    log.write(b"==== sfgen: stopped processes the experiment left running\n")
+                elif proctree.stop_all(signal.SIGTERM, float(self.options["kill_timeout"])):
+                    log.write(f"{PREFIX}{now()} stopped processes the experiment left running\n".encode())
                 code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
                 if stopped and code == 0:  # it caught the signal and exited 0: still not finished
                     code = 128 + (self.interrupted or signal.SIGTERM)
-            record.update(end=_now(), duration_s=round(time.monotonic() - started, 3), exit_code=code)
-            log.write(f"==== sfgen {record['end']} exit {code} after {record['duration_s']} s\n".encode())
+            record.update(end=now(), duration_s=round(time.monotonic() - started, 3), exit_code=code)
+            log.write(f"{PREFIX}{record['end']} exit {code} after {record['duration_s']} s\n".encode())
         return code
+
+    def failed_itself(self, error: Exception) -> int:
+        """Record that the launcher itself failed (the experiment did not run, or ran and could not be
+        recorded), so that ``sfgen status`` says failed and why, never pending: in the failure record, or
+        where ``markers/`` is not writable in ``.sfgen/failed``; and in the log when it can be written."""
+        reason = f"sfgen's launcher failed: {type(error).__name__}: {error}"
+        self._say(reason)
+        record = attempt_record(self.spec, host=os.uname().nodename, exit_code=None, end=now(), interrupted=False,
+                                reason=reason)
+        for path in (self.spec.failure, failure_elsewhere(self.spec.rule)):
+            try:
+                write_record(self.workflow_dir / path, record)
+                break
+            except OSError:
+                continue
+        with suppress(OSError):
+            note(self.workflow_dir / self.spec.log, reason)
+        return 70  # EX_SOFTWARE
 
     def run(self) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        proctree.become_subreaper()
         running = self._hold_running_lock()
         if running is None:
             return 128 + (self.interrupted or signal.SIGTERM)
-        if read_record(self.workflow_dir / self.spec.marker) is not None:
-            self._say("finished by an earlier run")
+        compiled = self.options.get(STAMP)
+        if compiled is not None and compiled != stamp(self.snakefile):
+            raise SfgenError("the workflow was recompiled after this run started, so this experiment's command may "
+                             "have changed: run the workflow again")
+        done = read_record(self.workflow_dir / self.spec.marker)
+        if done is not None:
+            by = f"Slurm job {done['slurm_job_id']}" if done.get("slurm_job_id") else done.get("host") or "?"
+            self._say(f"already finished (by {by}, {done.get('end')}): its marker exists, so it is not run again; "
+                      "sfgen reset NAME redoes it", in_log=True)
             return 0
         failure = read_record(self.workflow_dir / self.spec.failure)
-        if failure is not None and _slurm_session().failed_on_its_own_in_this_run(failure):
+        if failure is not None and hasattr(self.job, "refuse_retry") and self.job.refuse_retry(failure):
             # a retry meant for experiments Slurm stopped
             self._say(f"failed on its own earlier in this run (exit {failure['exit_code']}): not run again")
             return int(failure["exit_code"]) or 1
@@ -296,35 +270,34 @@ class Launcher:
         if slot is None:
             return 128 + (self.interrupted or signal.SIGTERM)
         env = self._environment(slot)
-        record: dict[str, Any] = {
-            "name": self.spec.name,
-            "rule": self.spec.rule,
-            "cmd": self.spec.cmd,
-            "argv": command,
-            "root_dir": self.spec.root_dir,
-            "env_vars": self.spec.env_vars,
-            "workdir": str(workdir),
-            "host": os.uname().nodename,
-            "gpu": env.get("CUDA_VISIBLE_DEVICES"),
-            "slurm_job_id": env.get("SLURM_JOB_ID"),
-            "slurm_run": env.get(_slurm_session().RUN_ID_ENV) if "SLURM_JOB_ID" in env else None,
-            "pid": None,
-            "start": _now(),
-            "sfgen_version": __version__,
-            "git_commit": git_commit,
-            "log": self.spec.log,
-        }
+        record = attempt_record(
+            self.spec,
+            argv=command,
+            workdir=str(workdir),
+            host=os.uname().nodename,
+            gpu=env.get("CUDA_VISIBLE_DEVICES"),
+            **(self.job.record_fields() if hasattr(self.job, "record_fields") else {}),
+            pid=None,
+            start=now(),
+            git_commit=git_commit,
+        )
         code = self._execute(command, env, workdir, (running, *slot.fds), record)
+        # The experiment is over: what is left is recording it. A signal now (Ctrl-C to the group, Snakemake
+        # passing on SIGTERM) must not kill the launcher mid-way, while Python shuts down with its handlers
+        # already reset: Snakemake would count the job failed and delete the marker just written.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         slot.release()  # the next experiment may start while this one's records are written
         self._running_record.unlink(missing_ok=True)
         if code == 0:
             write_record(self.workflow_dir / self.spec.marker, record)
             (self.workflow_dir / self.spec.failure).unlink(missing_ok=True)
+            (self.workflow_dir / failure_elsewhere(self.spec.rule)).unlink(missing_ok=True)
         else:
             record["interrupted"] = self.interrupted is not None
             write_record(self.workflow_dir / self.spec.failure, record)
             log_path = self.workflow_dir / self.spec.log
-            from sfgen.report import tail  # only on failure: keeps the launcher's start light
+            from sfgen.explog import tail  # only on failure: keeps the launcher's start light
 
             self._say(f"failed with exit code {code}; log: {log_path}; its last lines:\n" + "\n".join(tail(log_path)))
         return code
@@ -335,8 +308,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print(f"usage: python -S {__file__} SNAKEFILE OPTIONS_JSON RULE (run by sfgen's Snakefile)", file=sys.stderr)
         return 2
-    snakefile, options, rule = Path(argv[0]).resolve(), json.loads(argv[1]), argv[2]
-    return Launcher(snakefile, options, find_experiment(snakefile, rule)).run()
+    snakefile, rule = Path(argv[0]).resolve(), argv[2]
+    try:
+        launcher = Launcher(snakefile, json.loads(argv[1]), find_experiment(snakefile, rule))
+    except (OSError, ValueError, KeyError) as error:
+        print(f"sfgen: cannot read experiment {rule} of {snakefile} ({type(error).__name__}: {error}): "
+              "recompile the workflow with sfgen compile", file=sys.stderr)
+        return 2
+    try:
+        return launcher.run()
+    except Exception as error:  # the launcher's own failure (a full disk, an unusable slot dir): recorded
+        return launcher.failed_itself(error)
 
 
 if __name__ == "__main__":

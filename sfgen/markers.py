@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sfgen import __version__
+from sfgen.spec import ExperimentSpec
+
 
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part;
@@ -44,3 +47,20 @@ def read_record(path: Path | str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def attempt_record(spec: ExperimentSpec, **attempt: Any) -> dict[str, Any]:
+    """The one shape of a marker and a failure record: the experiment as compiled, then what is known of
+    the attempt (``argv`` as run, times, exit code, where, the cluster's job), whoever writes it (the
+    launcher, the NGC status program, Snakemake's side of a Slurm run)."""
+    return {
+        "name": spec.name,
+        "rule": spec.rule,
+        "cmd": spec.cmd,
+        "argv": spec.argv,
+        "root_dir": spec.root_dir,
+        "env_vars": spec.env_vars,
+        **attempt,
+        "sfgen_version": __version__,
+        "log": spec.log,
+    }

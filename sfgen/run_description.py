@@ -94,6 +94,7 @@ class GeneratedExperiment:
     arg_tokens: tuple[str, ...]
     root_dir: str
     env_vars: dict[str, Any] | None
+    params: dict[str, Any]  # this combination's parameters, as the command passes them
 
     @property
     def sf_cmd(self) -> str:
@@ -139,13 +140,13 @@ class Experiment:
         self, experiment_arg_name: str, customize_experiment_name: bool, param_prefix: str
     ) -> Iterator[tuple[str, str]]:
         """Sample Factory's ``(command, name)`` per combination, in order (one run without params)."""
-        for name, tokens in self._named_args(experiment_arg_name, customize_experiment_name, param_prefix):
+        for name, tokens, _params in self._named_args(experiment_arg_name, customize_experiment_name, param_prefix):
             yield _sf_command(self.cmd, tokens), name
 
     def _named_args(
         self, experiment_arg_name: str, customize_experiment_name: bool, param_prefix: str
-    ) -> Iterator[tuple[str, list[str]]]:
-        """``(name, argument tokens)`` per combination: the command's arguments before they are joined."""
+    ) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
+        """``(name, argument tokens, params)`` per combination: the command's arguments before they are joined."""
         for idx, params in enumerate(self.params or [{}]):
             tokens: list[str] = []
             name_tokens = [self.base_name]
@@ -162,7 +163,7 @@ class Experiment:
             else:
                 name = self.base_name
             tokens.append(f"{experiment_arg_name}={name}")
-            yield name, tokens
+            yield name, tokens, params
 
 
 class RunDescription:
@@ -208,12 +209,12 @@ class RunDescription:
             generated = experiment._named_args(
                 self.experiment_arg_name, self.customize_experiment_name, self.param_prefix
             )
-            for name, tokens in generated:
+            for name, tokens, params in generated:
                 if self.experiment_dirs_sf_format:
                     tokens += [f"--train_dir={train_dir}", f"--experiments_root={root_dir}"]
                 else:
                     tokens.append(f"{self.experiment_dir_arg_name}={join(train_dir, root_dir)}")
-                yield GeneratedExperiment(name, experiment.cmd, tuple(tokens), root_dir, experiment.env_vars)
+                yield GeneratedExperiment(name, experiment.cmd, tuple(tokens), root_dir, experiment.env_vars, params)
 
 
 class ParamGridV2(ParamGrid):

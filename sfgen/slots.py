@@ -65,23 +65,33 @@ class Claim:
             _wake_one(self.fifo)
 
 
+def _fifo_path(slot_dir: Path) -> Path:
+    slots = os.stat(slot_dir)
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"sfgen-{os.getuid()}"
+    return runtime / f"slots-{slots.st_dev}-{slots.st_ino}.fifo"
+
+
 def _wakeup_fifo(slot_dir: Path) -> Path | None:
     """The FIFO of the claims on ``slot_dir``; None where none can be made (no FIFOs, a runtime dir that
     is not this user's own): claims then look again every _RECHECK seconds."""
-    uid = os.getuid()
-    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"sfgen-{uid}"
     try:
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        owned = os.lstat(runtime)
-        if owned.st_uid != uid or owned.st_mode & 0o077:
+        fifo = _fifo_path(slot_dir)
+        fifo.parent.mkdir(mode=0o700, exist_ok=True)
+        owned = os.lstat(fifo.parent)
+        if owned.st_uid != os.getuid() or owned.st_mode & 0o077:
             return None
-        slots = os.stat(slot_dir)
-        fifo = runtime / f"slots-{slots.st_dev}-{slots.st_ino}.fifo"
         with suppress(FileExistsError):
             os.mkfifo(fifo, 0o600)
     except OSError:
         return None
     return fifo
+
+
+def remove_wakeup_fifo(slot_dir: Path) -> None:
+    """Remove the slot dir's FIFO when a run ends, so none accumulate. A run still sharing the slot dir
+    makes it again at its next claim; its claims waiting meanwhile look again every _RECHECK seconds."""
+    with suppress(OSError):
+        _fifo_path(slot_dir).unlink()
 
 
 def _listen(fifo: Path | None) -> int | None:

@@ -8,10 +8,9 @@ A NamedTuple rather than a dataclass: every job's launcher loads it, and importi
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any, NamedTuple
 
-RUNNING_DIR = Path(".sfgen/running")  # RULE.lock (held while it runs) and RULE.json (where and since when)
+from sfgen import layout
 
 
 class ExperimentSpec(NamedTuple):
@@ -22,6 +21,7 @@ class ExperimentSpec(NamedTuple):
     cmd: str
     root_dir: str
     env_vars: dict[str, Any] | None
+    params: dict[str, str] | None = None  # the combination's parameters as the command passes them (str())
 
     @property
     def argv(self) -> list[str]:
@@ -30,17 +30,17 @@ class ExperimentSpec(NamedTuple):
     @property
     def marker(self) -> str:
         """Completion marker, relative to the workflow dir: written only when the command exits 0."""
-        return f"markers/{self.rule}.done"
+        return layout.marker(self.rule)
 
     @property
     def failure(self) -> str:
         """Record of the last failed attempt, relative to the workflow dir."""
-        return f"markers/{self.rule}.failed"
+        return layout.failure(self.rule)
 
     @property
     def log(self) -> str:
         """The experiment's stdout and stderr, relative to the workflow dir."""
-        return f"logs/{self.rule}.log"
+        return layout.log(self.rule)
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()

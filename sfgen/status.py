@@ -2,8 +2,8 @@
 
 * ``done``: ``markers/RULE.done`` holds a readable record (an unreadable one counts as not done).
 * ``running``: a live process holds ``.sfgen/running/RULE.lock`` (the launcher, locally or in a cluster
-  job on a shared file system), or the rule's Slurm job is queued or running (``squeue``), or its latest
-  NGC job has not been seen to end (``sfgen.ngc`` records a verdict or a cancellation when it does).
+  job on a shared file system), or a backend has a job for it that has not ended
+  (``Backend.live_jobs``: Slurm's ``squeue``, NGC's job records).
 * ``failed``: ``markers/RULE.failed`` holds the last failed attempt.
 * ``pending``: none of these; the next run starts it.
 
@@ -18,8 +18,6 @@ from __future__ import annotations
 import fcntl
 import fnmatch
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,17 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
+from sfgen.layout import FAILED_ELSEWHERE_DIR, MARKERS, RUNNING_DIR, SLURM_LOG_DIR, failure_elsewhere, slurm_job_log
 from sfgen.markers import read_record
-from sfgen.spec import RUNNING_DIR, ExperimentSpec
+from sfgen.spec import ExperimentSpec
 
 STATES = ("done", "failed", "running", "pending")
-SLURM_LOG_DIR = Path(".snakemake/slurm_logs")  # Snakemake's slurm plugin: rule_RULE/JOBID.log
-NGC_JOB_DIR = Path(".sfgen/ngc")  # sfgen.ngc.jobs: JOBID.json per submitted job, rules/RULE.json -> latest job
-# squeue keeps finished jobs for MinJobAge; these states mean the job is over.
-_SLURM_FINAL = {
-    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
-    "PREEMPTED", "REVOKED", "SPECIAL_EXIT", "TIMEOUT",
-}
 _GLOB = set("*?[")
 
 
@@ -52,6 +44,7 @@ class ExperimentState:
     ngc_job_id: str | None = None
     job_state: str | None = None  # the scheduler's word for that job: squeue's state or NGC's last known status
     job_log: str | None = None  # the Slurm job's own log (relative to the workflow dir), where one exists
+    progress: Any = None  # sfgen.progress.Progress, once sfgen.progress.add_progress has read the log
 
     def field(self, key: str) -> Any:
         return None if self.record is None else self.record.get(key)
@@ -127,75 +120,13 @@ def _held(path: str) -> bool:
     return False
 
 
-def _submitted_to_slurm(workflow_dir: Path) -> bool:
-    """Whether Snakemake's slurm plugin has made its log dir: the default one, or ``slurm_workdir``."""
-    if (workflow_dir / SLURM_LOG_DIR).is_dir():
-        return True
-    from sfgen.workflow import RUN_OPTIONS  # only here: status otherwise needs nothing of the Snakefile side
-
-    logdir = ((read_record(workflow_dir / RUN_OPTIONS) or {}).get("options") or {}).get("slurm_workdir")
-    return bool(logdir) and (workflow_dir / logdir).is_dir()
-
-
-def _slurm_active(workflow_dir: Path, warn: Callable[[str], None]) -> dict[str, tuple[str, str]]:
-    """rule -> (job id, state) of this workflow's Slurm jobs still queued or running, from one ``squeue``.
-
-    Asked only when Snakemake's slurm plugin has submitted from this workflow (it makes its log dir before
-    the first sbatch). Its jobs carry ``--comment rule_RULE`` and the workflow dir as working directory,
-    which tells them from other workflows' jobs with the same rule names; queued jobs have no log file
-    yet, so squeue, not the log dir, is where their ids are."""
-    if not _submitted_to_slurm(workflow_dir) or shutil.which("squeue") is None:
-        return {}
-    try:
-        result = subprocess.run(
-            ["squeue", "--me", "-h", "-o", "%i|%T|%k|%Z"],
-            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        warn(f"squeue failed ({error}): Slurm jobs are not shown as running")
-        return {}
-    if result.returncode != 0:
-        problem = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        warn(f"squeue failed ({problem}): Slurm jobs are not shown as running")
-        return {}
-    here = os.path.realpath(workflow_dir)
-    active: dict[str, tuple[str, str]] = {}
-    for line in result.stdout.splitlines():
-        job_id, state, comment, directory = (line.split("|", 3) + ["", "", ""])[:4]
-        if comment.startswith("rule_") and state not in _SLURM_FINAL and os.path.realpath(directory) == here:
-            rule = comment[len("rule_") :]
-            if rule not in active or _job_order(job_id) > _job_order(active[rule][0]):
-                active[rule] = (job_id, state)
-    return active
-
-
-def _job_order(job_id: str) -> tuple[int, ...]:
-    """Slurm ids (``123``, arrays ``123_4``) grow with time: the largest is the latest."""
-    return tuple(int(part) if part.isdigit() else -1 for part in job_id.split("_"))
-
-
-def _ngc_in_flight(workflow_dir: Path, rules: set[str]) -> dict[str, dict[str, Any]]:
-    """rule -> record of its latest NGC job, where that job has not been seen to end (sfgen.ngc.jobs)."""
-    pointers = workflow_dir / NGC_JOB_DIR / "rules"
-    in_flight = {}
-    for name in _names(pointers):
-        rule = name[: -len(".json")]
-        if not name.endswith(".json") or rule not in rules:
-            continue
-        pointer = read_record(pointers / name) or {}
-        job = read_record(workflow_dir / NGC_JOB_DIR / f"{pointer.get('job_id')}.json")
-        if job is not None and not job.get("verdict") and not job.get("cancelled"):
-            in_flight[rule] = job
-    return in_flight
-
-
 def _warn_stderr(message: str) -> None:
     print(f"sfgen: warning: {message}", file=sys.stderr)
 
 
 def _ended(spec: ExperimentSpec, state: str, record: dict[str, Any]) -> ExperimentState:
     """A finished attempt, from its marker or failure record (the launcher's, or the NGC status program's)."""
-    jobs = (record.get("slurm_job_id"), record.get("ngc_job_id"), record.get("ngc_status"))
+    jobs = (record.get("slurm_job_id"), record.get("ngc_job_id"), record.get("ngc_status"), record.get("job_log"))
     return ExperimentState(spec, state, record, *jobs)
 
 
@@ -203,8 +134,9 @@ def experiment_states(
     workflow_dir: Path, specs: list[ExperimentSpec], warn: Callable[[str], None] = _warn_stderr
 ) -> list[ExperimentState]:
     """The state of every experiment in ``specs``, in order; problems (unreadable markers) go to ``warn``."""
-    markers = _names(workflow_dir / "markers")
+    markers = _names(workflow_dir / MARKERS)
     running = _names(workflow_dir / RUNNING_DIR)
+    failed_elsewhere = _names(workflow_dir / FAILED_ELSEWHERE_DIR)
     base, running_dir = f"{workflow_dir}/", f"{workflow_dir / RUNNING_DIR}/"  # str paths: 10,000 Path joins cost 70 ms
     states: list[ExperimentState] = []
     unreadable: list[str] = []
@@ -223,6 +155,8 @@ def experiment_states(
         elif f"{rule}.failed" in markers:
             failure = read_record(base + spec.failure) or {}
             states.append(_ended(spec, "failed", failure))
+        elif f"{rule}.json" in failed_elsewhere:  # a launcher that could not write markers/
+            states.append(_ended(spec, "failed", read_record(workflow_dir / failure_elsewhere(rule)) or {}))
         else:
             states.append(ExperimentState(spec, "pending", None))
     if unreadable:
@@ -236,22 +170,20 @@ def experiment_states(
 
 
 def _add_cluster_jobs(workflow_dir: Path, states: list[ExperimentState], warn: Callable[[str], None]) -> None:
-    """Mark experiments whose latest Slurm or NGC job is still active as running, and name those jobs."""
+    """Mark experiments whose latest cluster job has not ended as running, and name those jobs."""
+    from sfgen.backend import every  # here: the launcher-side readers of this module need no backends
+
     by_rule = {state.spec.rule: state for state in states}
-    for rule, (job_id, job_state) in _slurm_active(workflow_dir, warn).items():
-        if rule in by_rule:
+    for each in every():
+        for rule, job in each.live_jobs(workflow_dir, set(by_rule), warn).items():
             state = by_rule[rule]
             if state.state != "running":
-                state.state, state.record = "running", None
-            state.slurm_job_id, state.job_state = job_id, job_state
-    for rule, job in _ngc_in_flight(workflow_dir, set(by_rule)).items():
-        state = by_rule[rule]
-        if state.state != "running":
-            state.state, state.record = "running", {"start": job.get("submitted")}
-        state.ngc_job_id, state.job_state = str(job.get("job_id")), job.get("ngc_status")
+                state.state, state.record = "running", {"start": job.since}
+            setattr(state, each.job_id_field, job.job_id)
+            state.job_state = job.state
     for state in states:
-        log = SLURM_LOG_DIR / f"rule_{state.spec.rule}" / f"{state.slurm_job_id}.log"
-        if state.slurm_job_id and (workflow_dir / log).is_file():
+        log = slurm_job_log(SLURM_LOG_DIR, state.spec.rule, state.slurm_job_id)
+        if state.slurm_job_id and not state.job_log and (workflow_dir / log).is_file():
             state.job_log = str(log)
 
 

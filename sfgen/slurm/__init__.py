@@ -12,12 +12,12 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from sfgen.layout import SLURM_LOG_DIR
 from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags
 from sfgen.spec import ExperimentSpec
 
-SLURM_LOG_DIR = ".snakemake/slurm_logs"  # the plugin's default, relative to the workflow dir
 
 
 def compile_options(options: dict[str, Any], out: Path | None) -> dict[str, Any]:
@@ -32,16 +32,11 @@ def compile_options(options: dict[str, Any], out: Path | None) -> dict[str, Any]
     return result
 
 
-def snakemake_args(slurm_workdir: str) -> list[str]:
-    """Snakemake's arguments that put Slurm's job logs into slurm_workdir (relative: to the workflow dir)
-    and keep them for every job, as Sample Factory's --slurm_workdir did; a profile cannot take them from
-    the compiled options, so ``sfgen run`` passes them and ``sfgen compile`` prints them."""
-    return ["--slurm-logdir", slurm_workdir, "--slurm-keep-successful-logs"]
-
-
 def log_dir(options: dict[str, Any]) -> str:
-    """Where Slurm's job logs go, relative to the workflow dir (with the snakemake_args of a run)."""
-    return options["slurm_workdir"] if options.get("slurm_workdir") is not None else SLURM_LOG_DIR
+    """Where Slurm's job logs go, relative to the workflow dir: slurm_workdir, where every job's log is kept
+    as Sample Factory's --slurm_workdir kept its scripts' output (``sfgen.slurm.session`` tells the plugin),
+    else the plugin's default."""
+    return options["slurm_workdir"] if options.get("slurm_workdir") is not None else str(SLURM_LOG_DIR)
 
 
 def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> int:

@@ -7,11 +7,12 @@ sfgen asks ``sacct`` once at the start and, when it does not answer, has the plu
 explicitly to ``squeue`` is kept; ``sacct`` is only replaced where it cannot work.
 
 Timeouts: with ``slurm_runtime`` set, Snakemake retries failed jobs up to ``slurm_timeout_retries``
-times, and the trainer resumes from its checkpoint. Only experiments that Slurm stopped (time limit,
-preemption, cancel: the launcher was signalled) run again: a retry of one that failed on its own in
-this run ends at once with the same exit code, so a crashing experiment costs no GPU hours. The run
-id, exported to every job (the plugin submits with ``--export=ALL``), tells this run's failures from
-earlier runs' ones, which a new run always redoes.
+times; the run id set here lets the launchers retry only what Slurm stopped (``sfgen.slurm.job``).
+
+Re-attach: Snakemake on a login node can die (a reboot, a lost tmux) while its jobs go on. At the next
+start the experiments that still have a job queued or running are followed, not submitted again
+(:class:`Follower`), and a job that fails before sfgen's launcher could record anything (cancelled
+while queued, a node failure) gets a failure record naming the job and its log.
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
-RUN_ID_ENV = "SFGEN_SLURM_RUN"
+from sfgen import layout, snakemake_internals
+from sfgen.exceptions import ClusterQueryError
+from sfgen.explog import note, now
+from sfgen.markers import attempt_record, read_record, write_record
+from sfgen.slurm.job import RUN_ID_ENV
+from sfgen.slurm.jobs import SlurmJob, job_order, live_jobs, rename
+from sfgen.snakefile import find_experiment
+from sfgen.spec import ExperimentSpec
+
 MIN_JOB_AGE_NEEDED = 300  # s: the plugin checks at most 180 s apart; a finished job must still be listed
 
 
@@ -77,28 +86,106 @@ def choose_status_command(current: str | None) -> str | None:
     return "squeue"
 
 
+class Follower:
+    """Decides, for each experiment Snakemake is about to submit, whether an earlier run's job already
+    does it (follow that job, or report the experiment done), and records jobs that die unrecorded."""
+
+    def __init__(self, workflow_dir: Path, snakefile: Path, run_name: str, log_dir: Path):
+        self.workflow_dir = workflow_dir
+        self.snakefile = snakefile
+        self.run_name = run_name
+        self.log_dir = log_dir
+        try:
+            live = live_jobs(workflow_dir)
+        except ClusterQueryError as error:
+            _say(f"warning: cannot see earlier runs' jobs ({error}): experiments are submitted even if one still "
+                 "runs (its launcher will not run it twice)")
+            live = {}
+        self.live: dict[str, SlurmJob] = {rule: job for rule, job in live.items() if not self._done(rule)}
+
+    def _done(self, rule: str) -> bool:
+        return (self.workflow_dir / layout.marker(rule)).is_file()
+
+    def announce(self) -> None:
+        if self.live:
+            count = len(self.live)
+            ids = ", ".join(sorted((job.job_id for job in self.live.values()), key=job_order))
+            noun = "experiment" if count == 1 else "experiments"
+            _say(f"{count} {noun} still queued/running in Slurm from an earlier run (jobs {ids}): "
+                 "following them, not resubmitting")
+
+    def route(self, rule: str) -> snakemake_internals.Route:
+        """DONE if the experiment finished meanwhile, the live job to follow, or None: submit it."""
+        if self._done(rule):
+            return snakemake_internals.DONE
+        job = self.live.pop(rule, None)
+        if job is None:
+            return None
+        try:
+            rename(job.job_id, self.run_name)  # the plugin asks Slurm about the jobs named after its run
+        except ClusterQueryError as error:  # typically: it ended since the start
+            if self._done(rule):
+                return snakemake_internals.DONE
+            _say(f"Slurm job {job.job_id} of {rule} cannot be followed ({error}): submitting the experiment anew")
+            return None
+        note(self.workflow_dir / find_experiment(self.snakefile, rule).log,
+              f"following Slurm job {job.job_id} ({job.state}) from an earlier run: not submitted again")
+        return snakemake_internals.Attach(job.job_id, layout.slurm_job_log(self.log_dir, rule, job.job_id))
+
+    def failed(self, rule: str, job_id: str | None, job_log: Path | None, message: str | None) -> bool:
+        """A job Slurm reports failed: True if its experiment is done all the same (its marker exists: the
+        job failed after the launcher recorded it); else record it, where its launcher left no record (it
+        never started, or was killed), and False."""
+        if self._done(rule):
+            return True
+        try:
+            spec = find_experiment(self.snakefile, rule)
+        except (KeyError, OSError, ValueError):
+            return False
+        recorded = read_record(self.workflow_dir / spec.failure) or {}
+        if job_id is not None and recorded.get("slurm_job_id") == job_id:
+            return False
+        said = (message or "").strip().splitlines()
+        why = said[0] if said else "no reason given"
+        if job_id is None:
+            reason = f"the experiment could not be submitted to Slurm: {why}"
+        elif state := re.search(r"SLURM status is: '(\w+)'", why):  # the plugin's words (2.x)
+            reason = f"Slurm job {job_id} ended {state.group(1)} before the experiment could run"
+        else:
+            reason = f"Slurm job {job_id} ended before the experiment could run: {why}"
+        if job_log is not None and not job_log.is_file():  # it never started: Slurm wrote no log
+            job_log = None
+        record = attempt_record(
+            spec,
+            slurm_job_id=job_id,
+            exit_code=None,
+            start=None,
+            end=now(),
+            duration_s=None,
+            interrupted=False,
+            reason=reason,
+            job_log=os.path.relpath(job_log, self.workflow_dir) if job_log else None,
+        )
+        write_record(self.workflow_dir / spec.failure, record)
+        note(self.workflow_dir / spec.log, record["reason"] + (f" (Slurm's log: {record['job_log']})" if job_log else ""))
+        return False
+
+
 def start(workflow: Any, config: dict[str, Any]) -> None:
-    """Before the first submission of a run with the slurm executor: status command, run id, retries."""
-    plugin = workflow.executor_plugin
-    if plugin is None or plugin.name != "slurm":
-        return
-    settings = workflow.executor_settings
-    settings.status_command = choose_status_command(settings.status_command)
+    """Before the first submission: status command, run id, retries, job log dir, and re-attaching to
+    the live jobs of an earlier run."""
+    snakemake_internals.set_status_command(workflow, choose_status_command(snakemake_internals.status_command(workflow)))
     os.environ[RUN_ID_ENV] = uuid.uuid4().hex
     retries = config.get("slurm_timeout_retries") or 0
-    if config.get("slurm_runtime") and workflow.execution_settings.retries < retries:
-        workflow.execution_settings.retries = retries
+    if config.get("slurm_runtime") and snakemake_internals.raise_retries(workflow, retries):
         _say(f"time limit {config['slurm_runtime']} min: experiments Slurm stops are resubmitted up to {retries} times")
-
-
-_STOP_CODES = {128 + signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGHUP}  # how Slurm and users stop jobs
-
-
-def failed_on_its_own_in_this_run(failure: dict[str, Any] | None) -> bool:
-    """True when ``failure`` (an experiment's failure record) is from this run and not a stop (the launcher
-    was signalled, or the experiment ended by SIGTERM, SIGINT or SIGHUP, which Slurm may send it directly):
-    the launcher then ends Snakemake's retry at once instead of running the experiment again."""
-    run = os.environ.get(RUN_ID_ENV)
-    if not (run and failure and failure.get("slurm_run") == run):
-        return False
-    return not failure.get("interrupted") and failure.get("exit_code") not in _STOP_CODES
+    if config.get("slurm_workdir"):
+        snakemake_internals.use_slurm_logdir(workflow, config["slurm_workdir"])
+    snakefile = Path(workflow.main_snakefile).resolve()
+    run_name = snakemake_internals.slurm_run_name(workflow)
+    log_dir = snakemake_internals.slurm_logdir(workflow)
+    if run_name is None or log_dir is None:
+        return
+    follower = Follower(snakefile.parent, snakefile, run_name, Path(log_dir))
+    if snakemake_internals.intercept_submissions(workflow, follower.route, follower.failed):
+        follower.announce()

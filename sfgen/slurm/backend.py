@@ -1,0 +1,100 @@
+"""The Slurm backend's side of the interface (``sfgen.backend``): Snakemake's slurm executor plugin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sfgen.backend import BACKEND_ENV, Backend, LiveJob, record_run_options
+from sfgen.exceptions import ClusterQueryError, SfgenError
+from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR
+from sfgen.markers import read_record
+from sfgen.spec import ExperimentSpec
+
+
+def _submitted_here(workflow_dir: Path) -> bool:
+    """Whether Snakemake's slurm plugin has submitted from this workflow: it makes its log dir (the default
+    one, or slurm_workdir) before the first sbatch. Saves a squeue call for every other workflow."""
+    if (workflow_dir / SLURM_LOG_DIR).is_dir():
+        return True
+    logdir = ((read_record(workflow_dir / RUN_OPTIONS) or {}).get("options") or {}).get("slurm_workdir")
+    return bool(logdir) and (workflow_dir / logdir).is_dir()
+
+
+_TOOLS = ("sbatch", "squeue", "scancel")  # the plugin submits, follows and cancels with them
+
+
+def _require_tools() -> None:
+    """A one-line error when a Slurm command is not on PATH, before anything is submitted: the plugin
+    would otherwise fail on every job (``[Errno 2] No such file or directory: 'sacct'``) and a rerun of
+    the same command could not help."""
+    missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
+    if missing:
+        absent = "none of them is" if len(missing) == len(_TOOLS) else f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'}"
+        raise SfgenError(
+            f"a Slurm run needs Slurm's sbatch, squeue and scancel on PATH, and {absent} there: run it where jobs "
+            "are submitted to the cluster (a login node), or put Slurm's commands on PATH"
+        )
+
+
+class Slurm(Backend):
+    name = "slurm"
+    runner = "slurm"
+    executor = "slurm"
+    print_only_option = "slurm_print_only"
+    job_id_field = "slurm_job_id"
+
+    def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
+        from sfgen.slurm import compile_options
+
+        return compile_options(options, out)  # template text, #SBATCH lines, checks
+
+    def resources(self, config: dict[str, Any]) -> dict[str, Any]:
+        from sfgen.slurm.resources import rule_resources
+
+        return rule_resources(config)
+
+    def check_run(self, options: dict[str, Any]) -> None:
+        _require_tools()
+
+    def print_only(self, specs: list[ExperimentSpec], options: dict[str, Any]) -> int:
+        from sfgen.slurm import print_submissions
+
+        return print_submissions(specs, options)
+
+    def on_start(self, workflow: Any, config: dict[str, Any]) -> None:
+        from sfgen.slurm import session
+
+        try:
+            _require_tools()  # `snakemake --profile profiles/slurm` too: one line, nothing submitted
+        except SfgenError as error:  # Snakemake prints a SystemExit's message alone, as a line
+            raise SystemExit(f"sfgen: error: {error}") from None
+        os.environ[BACKEND_ENV] = self.name  # exported to the jobs (--export=ALL): sfgen.slurm.job
+        record_run_options(workflow, config)
+        session.start(workflow, config)
+
+    def live_jobs(self, workflow_dir: Path, rules: set[str], warn: Any) -> dict[str, LiveJob]:
+        if not _submitted_here(workflow_dir):
+            return {}
+        from sfgen.slurm.jobs import live_jobs
+
+        try:
+            return {rule: LiveJob(job.job_id, job.state) for rule, job in live_jobs(workflow_dir).items() if rule in rules}
+        except ClusterQueryError as error:
+            warn(f"{error}: Slurm jobs are not shown as running")
+            return {}
+
+
+    def cancel(self, workflow_dir: Path, jobs: dict[str, LiveJob]) -> list[str]:
+        from sfgen.slurm.jobs import cancel
+
+        try:
+            cancel([job.job_id for job in jobs.values()])
+        except ClusterQueryError as error:
+            return [str(error)]
+        return []
+
+
+BACKEND = Slurm()
