@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sfgen.explog import PREFIX
 from sfgen.layout import ATTEMPTS_CACHE, LOGS
 from sfgen.markers import read_record, write_record
 from sfgen.spec import ExperimentSpec
 
 _VERSION = 1
-_HEADER = b"==== sfgen "
+_HEADER = PREFIX.encode()
 _CHUNK = 1 << 20
 _CARRY = 4096  # a header line is far shorter: one cut by a chunk's end starts within this many bytes of it
 _START = re.compile(r"(\S+) start (.*) on (\S+) (?:CUDA_VISIBLE_DEVICES=(\S*)|every GPU visible)$")

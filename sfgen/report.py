@@ -182,13 +182,19 @@ def _elapsed(iso: str | None) -> str:
     return f" ({duration((datetime.now(start.tzinfo) - start).total_seconds())} ago)"
 
 
-def where(state: ExperimentState) -> str:
-    """Where the latest attempt ran or runs, and when: ``GPU 1 on host, since ...`` or ``Slurm job 12 PENDING``."""
+def gpu_and_host(state: ExperimentState) -> list[str]:
+    """``["GPU 1", "on node07"]``, as far as the latest attempt's record knows them."""
     machine = []
     if state.field("gpu") is not None:
         machine.append(f"GPU {state.field('gpu')}")
     if state.field("host"):
         machine.append(f"on {state.field('host')}")
+    return machine
+
+
+def where(state: ExperimentState) -> str:
+    """Where the latest attempt ran or runs, and when: ``GPU 1 on host, since ...`` or ``Slurm job 12 PENDING``."""
+    machine = gpu_and_host(state)
     parts = [" ".join(machine)] if machine else []
     for kind, job_id in (("Slurm", state.slurm_job_id), ("NGC", state.ngc_job_id)):
         if job_id:

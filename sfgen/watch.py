@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sfgen.explog import tail
 from sfgen.progress import Progress, add_progress
-from sfgen.report import Style, duration, progress_text, reward_text, safe
+from sfgen.report import Style, duration, gpu_and_host, progress_text, reward_text, safe
 from sfgen.status import STATES, ExperimentState, Workflow, experiment_states, load_workflow, plural, summary
 from sfgen.status import select as pick
 
@@ -196,11 +196,7 @@ def _footer(states: list[ExperimentState], screen: Screen) -> list[list[Segment]
 
 def machine(state: ExperimentState) -> str:
     """Where the latest attempt runs or ran, in a few words: ``GPU 1 on node07 job 4711``."""
-    parts = []
-    if state.field("gpu") is not None:
-        parts.append(f"GPU {state.field('gpu')}")
-    if state.field("host"):
-        parts.append(f"on {state.field('host')}")
+    parts = gpu_and_host(state)
     if state.slurm_job_id:
         parts.append(f"job {state.slurm_job_id}")
     if state.ngc_job_id:
