@@ -4,7 +4,7 @@ Everything that differs between them is a method here, so compile, the Snakefile
 and ``sfgen status`` call the interface and name no backend; adding one (Kubernetes, LSF, Flux each have
 a Snakemake executor) means one new module and a line in :data:`_MODULES`. The in-job side (GPU slot,
 template prelude, retry check) is a separate light module per backend, ``sfgen.<name>.job``, that the
-launcher loads by the name the run exported (:data:`BACKEND_ENV`): it must not import this interface.
+launcher loads by the name the run exported (``sfgen.launch.BACKEND_ENV``, set by ``sfgen.hooks``): it must not import this interface.
 
 =============  ===========  ====================  =======================================================
 backend        SF runner    Snakemake executor    lives in
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.launch import BACKEND_ENV  # set when a run starts, inherited by its jobs: which sfgen.<name>.job
 from sfgen.layout import RUN_OPTIONS
 from sfgen.markers import write_record
 from sfgen.options import RUNTIME_OPTIONS

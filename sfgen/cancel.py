@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from sfgen.backend import Backend, LiveJob, every
@@ -72,10 +73,8 @@ def _stop_locally(state: ExperimentState) -> str | None:
     pid = record.get("launcher_pid")
     if pid is None or record.get("host") != os.uname().nodename:
         return f"{state.spec.name} runs on {record.get('host') or 'another machine'}: run sfgen cancel there"
-    try:
+    with suppress(ProcessLookupError):  # it may have just ended
         os.kill(int(pid), signal.SIGTERM)
-    except ProcessLookupError:
-        return None  # it has just ended
     return None
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sfgen import backend, snakemake_internals
 from sfgen.exceptions import SfgenError
+from sfgen.launch import BACKEND_ENV
 from sfgen.layout import SNAKEMAKE_LOCK
 from sfgen.slots import try_lock
 
@@ -49,6 +50,8 @@ def on_start(workflow: Any, config: dict[str, Any]) -> None:
     _lock_workflow(Path(workflow.main_snakefile).resolve().parent)
     running = _backend(workflow)
     if running is not None:
+        # inherited by every job (the slurm plugin submits with --export=ALL): the launchers load sfgen.<name>.job
+        os.environ[BACKEND_ENV] = running.name
         running.on_start(workflow, config)
 
 

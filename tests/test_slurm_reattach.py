@@ -10,7 +10,6 @@ runs exactly once, in exactly one job, and every marker is there at the end.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

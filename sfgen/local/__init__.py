@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen import snakemake_internals
-from sfgen.backend import BACKEND_ENV, Backend, pass_stop_signals_to_jobs
+from sfgen.backend import Backend, pass_stop_signals_to_jobs
 from sfgen.slots import gpu_ids, remove_wakeup_fifo
 
 _WAITING = 4  # launchers beyond the slots that wait, ready to start
@@ -52,7 +52,6 @@ class Local(Backend):
             gpu_ids(options["num_gpus"], os.environ.get("CUDA_VISIBLE_DEVICES"))
 
     def on_start(self, workflow: Any, config: dict[str, Any]) -> None:
-        os.environ[BACKEND_ENV] = self.name  # the launchers assign GPU slots (sfgen.local.job)
         snakemake_internals.pace_job_starts(workflow, slots(config), "0.25s")
         pass_stop_signals_to_jobs()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from sfgen.backend import BACKEND_ENV, Backend, LiveJob, record_run_options
+from sfgen.backend import Backend, LiveJob, record_run_options
 from sfgen.exceptions import ClusterQueryError, SfgenError
 from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR
 from sfgen.markers import read_record
@@ -71,7 +70,6 @@ class Slurm(Backend):
             _require_tools()  # `snakemake --profile profiles/slurm` too: one line, nothing submitted
         except SfgenError as error:  # Snakemake prints a SystemExit's message alone, as a line
             raise SystemExit(f"sfgen: error: {error}") from None
-        os.environ[BACKEND_ENV] = self.name  # exported to the jobs (--export=ALL): sfgen.slurm.job
         record_run_options(workflow, config)
         session.start(workflow, config)
 

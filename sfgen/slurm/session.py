@@ -33,7 +33,6 @@ from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.slurm.job import RUN_ID_ENV
 from sfgen.slurm.jobs import SlurmJob, job_order, live_jobs, rename
 from sfgen.snakefile import find_experiment
-from sfgen.spec import ExperimentSpec
 
 MIN_JOB_AGE_NEEDED = 300  # s: the plugin checks at most 180 s apart; a finished job must still be listed
 
