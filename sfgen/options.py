@@ -136,7 +136,8 @@ RUNTIME_OPTIONS: dict[str, Option] = {
             "experiments_per_gpu",
             _integer,
             -1,
-            "experiments sharing one GPU locally; -1 or 0: leave CUDA_VISIBLE_DEVICES alone",
+            "experiments sharing one GPU (locally, and in a Slurm job packing several); -1 or 0: leave "
+            "CUDA_VISIBLE_DEVICES alone",
             minimum=-1,
             maximum=1024,
         ),
@@ -149,6 +150,14 @@ RUNTIME_OPTIONS: dict[str, Option] = {
         ),
         Option("slurm_gpus_per_job", _integer, 1, "GPUs in a single Slurm job", minimum=0),
         Option("slurm_cpus_per_gpu", _integer, 14, "CPU cores per allocated GPU", minimum=1),
+        Option(
+            "slurm_experiments_per_job",
+            _integer,
+            1,
+            "experiments packed into one Slurm job, sharing its GPUs as experiments_per_gpu says (1: a job each)",
+            minimum=1,
+            maximum=1024,
+        ),
         Option("slurm_partition", _text, None, "Slurm partition (sbatch -p)"),
         Option(
             "slurm_sbatch_template",
@@ -210,7 +219,24 @@ def validated(values: dict[str, Any]) -> dict[str, Any]:
             f"option num_gpus=0 with experiments_per_gpu={result['experiments_per_gpu']} leaves no GPU slot to run "
             "in: give num_gpus of at least 1, or experiments_per_gpu=-1 to leave CUDA_VISIBLE_DEVICES alone"
         )
+    _check_packing(result)
     return result
+
+
+def _check_packing(values: dict[str, Any]) -> None:
+    """Experiments packed into a Slurm job all start at once, each pinned to one of the job's GPUs: with
+    experiments_per_gpu > 0 they must fit its GPUs x experiments_per_gpu slots."""
+    per_job = values.get("slurm_experiments_per_job", 1)
+    per_gpu = values.get("experiments_per_gpu", -1)
+    if per_job <= 1 or per_gpu <= 0:
+        return
+    gpus = values.get("slurm_gpus_per_job", RUNTIME_OPTIONS["slurm_gpus_per_job"].default)
+    if per_job > gpus * per_gpu:
+        raise OptionError(
+            f"option slurm_experiments_per_job={per_job} does not fit a Slurm job's slots: slurm_gpus_per_job={gpus} x "
+            f"experiments_per_gpu={per_gpu} = {gpus * per_gpu} experiments at once: give slurm_experiments_per_job of at "
+            f"most {gpus * per_gpu}, more GPUs per job, or experiments_per_gpu=-1 to let them share all of the job's GPUs"
+        )
 
 
 def with_defaults(given: dict[str, Any]) -> dict[str, Any]:

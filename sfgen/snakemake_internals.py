@@ -11,6 +11,11 @@ snakemake-executor-plugin-slurm 2.x (see pyproject.toml for the range the tests 
   experiment again, and recording a job that died before sfgen's launcher started. Without them a
   rerun after a crash of Snakemake submits live experiments a second time (the launcher then refuses to
   run them twice, at the cost of a queue slot), and such a job shows as pending.
+  The same hook submits experiments packed several to a Slurm job (``slurm_experiments_per_job``) and
+  reports each with its bundle's job id; without it, each experiment is submitted as a job of its own.
+* The scheduler's job counts (``global_resources["_nodes"]``, ``job_rate_limiter``): with K experiments
+  per Slurm job, ``--jobs`` and ``--max-jobs-per-timespan`` are scaled by K so that they count Slurm jobs
+  and Snakemake hands over whole bundles; without it, bundles may go out part-filled.
 * The slurm plugin's run name (``executor.run_uuid``): the job name it filters its status queries by.
 * The slurm plugin's log dir (``executor.slurm_logdir``), set from the workflow's ``slurm_workdir``
   when no ``--slurm-logdir`` was given: a profile cannot read the compiled options.
@@ -56,6 +61,8 @@ DONE = "done"  # the experiment's marker already exists: report success, submit 
 
 Route = Attach | str | None  # None: submit as usual
 BeforeSubmit = Callable[[str], Route]  # rule -> route
+# rules to submit -> (rules submitted together, their job or why it could not be submitted), for every rule
+Pack = Callable[[list[str]], list[tuple[list[str], Attach | str]]]
 OnError = Callable[[str, str | None, Path | None, str | None], bool]  # rule, job id, job log, message -> done?
 
 
@@ -64,11 +71,12 @@ def _executor(workflow: Any) -> Any | None:
     return getattr(scheduler, "_executor", None)
 
 
-def intercept_submissions(workflow: Any, before_submit: BeforeSubmit, on_error: OnError) -> bool:
+def intercept_submissions(workflow: Any, before_submit: BeforeSubmit, on_error: OnError, pack: Pack | None = None) -> bool:
     """Ask ``before_submit`` about every job before the executor submits it, and tell ``on_error`` about
     every job the executor reports failed; where ``on_error`` answers that the experiment is done after
     all (its marker exists), report success instead, so that Snakemake does not delete the marker as the
-    output of a failed job. False (nothing changed) where the internals are missing."""
+    output of a failed job. With ``pack``, the jobs to submit are submitted by it, several to a cluster
+    job, instead of by the executor. False (nothing changed) where the internals are missing."""
     executor = _executor(workflow)
     try:
         from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
@@ -96,8 +104,19 @@ def intercept_submissions(workflow: Any, before_submit: BeforeSubmit, on_error: 
                 executor.report_job_submission(
                     SubmittedJobInfo(job, external_jobid=route.job_id, aux={"slurm_logfile": route.log})
                 )
-        if to_submit:
+        if to_submit and pack is None:
             submit(to_submit)
+        elif to_submit:
+            by_rule = {job.rule.name: job for job in to_submit}
+            for rules, outcome in pack(list(by_rule)):
+                for job in (by_rule[rule] for rule in rules):
+                    executor.run_job_pre(job)
+                    if isinstance(outcome, Attach):
+                        executor.report_job_submission(
+                            SubmittedJobInfo(job, external_jobid=outcome.job_id, aux={"slurm_logfile": outcome.log})
+                        )
+                    else:
+                        executor.report_job_error(SubmittedJobInfo(job), msg=outcome)
 
     def report_job_error(job_info: Any, msg: str | None = None, **kwargs: Any) -> None:
         job = job_info.job
@@ -111,6 +130,25 @@ def intercept_submissions(workflow: Any, before_submit: BeforeSubmit, on_error: 
     executor.run_jobs = run_jobs
     executor.report_job_error = report_job_error
     return True
+
+
+def count_cluster_jobs(workflow: Any, per_job: int) -> None:
+    """With ``per_job`` experiments in each cluster job: let ``--jobs`` and ``--max-jobs-per-timespan``
+    count cluster jobs instead of experiments (Snakemake counts one job per experiment), in whole bundles."""
+    scheduler = getattr(workflow, "scheduler", None)
+    with suppress(AttributeError, KeyError, TypeError):
+        for resources in (scheduler.global_resources, scheduler.resources):
+            if resources["_nodes"] < sys.maxsize // per_job:
+                resources["_nodes"] *= per_job
+    with suppress(ImportError, AttributeError):
+        from snakemake.scheduling.job_scheduler import JobRateLimiter
+        from snakemake.settings.types import MaxJobsPerTimespan
+
+        limiter = scheduler.job_rate_limiter
+        if limiter is not None:
+            limit = MaxJobsPerTimespan(limiter.max_jobs * per_job)
+            limit.timespan = limiter.timespan
+            scheduler.job_rate_limiter = JobRateLimiter(limit)
 
 
 def slurm_run_name(workflow: Any) -> str | None:

@@ -1,5 +1,6 @@
-"""What the generated Snakefile calls while Snakemake parses it: options, its experiments, the launch
-command, the resources and limits. What runs when the workflow starts and ends is ``sfgen.hooks``.
+"""What the generated Snakefile calls while Snakemake parses it: options, its experiments and their
+corrupt markers, the launch command, the resources and limits. Parsing changes no file. What runs when
+the workflow starts and ends is ``sfgen.hooks``.
 
 Rules are made in a loop (``name:`` directive) so Snakemake's per-job cost does not grow with the sweep.
 Inside a cluster job (``--mode remote``) only the job's own target rule is made, so a job starts as fast
@@ -16,10 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sfgen import backend, launch, snakemake_internals
+from sfgen import backend, launch, set_aside, snakemake_internals
 from sfgen.exceptions import SfgenError
-from sfgen.layout import MARKERS
-from sfgen.markers import read_record
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.snakefile import decode_block
 from sfgen.spec import ExperimentSpec
@@ -58,29 +57,28 @@ def _target_rules(argv: list[str]) -> set[str] | None:
     return targets
 
 
-def _set_aside_corrupt_markers(workflow_dir: Path) -> None:
-    """A marker that is not a whole record (truncated, hand-edited) does not count as done: rename it so
-    Snakemake reruns the experiment, and say so."""
-    try:
-        entries = list(os.scandir(workflow_dir / MARKERS))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.name.endswith(".done") and read_record(entry.path) is None:
-            os.replace(entry.path, entry.path + ".corrupt")
-            print(f"sfgen: warning: {entry.path} is not a valid completion marker: "
-                  "the experiment will run again (kept as .corrupt)", file=sys.stderr)
-
-
 def experiments(workflow: Any, block: str) -> list[ExperimentSpec]:
     """The experiments to make rules for: all of them, or inside a cluster job only its target."""
     targets = _target_rules(sys.argv) if workflow.remote_exec else None
     if targets:
         prefixes = tuple(json.dumps({"rule": rule})[:-1] + "," for rule in targets)
         block = "\n".join(line for line in block.split("\n") if line.startswith(prefixes))
-    else:
-        _set_aside_corrupt_markers(Path(workflow.main_snakefile).parent)
     return decode_block(block)
+
+
+def corrupt_markers(workflow: Any, specs: list[ExperimentSpec]) -> set_aside.CorruptMarkers:
+    """The experiments' corrupt markers, to set aside in jobs of their own (``sfgen.set_aside``), found
+    without changing a file. None inside a cluster job: Snakemake runs only its experiment there, and
+    set-aside jobs are local."""
+    if workflow.remote_exec:
+        return set_aside.CorruptMarkers([], {})
+    return set_aside.find(Path(workflow.main_snakefile).parent, specs)
+
+
+def set_aside_command() -> str:
+    """The shell words that set a corrupt marker aside (MARKER KEPT appended by the rule): the file
+    ``sfgen/set_aside.py`` run with ``-S``, as the launcher is."""
+    return shlex.join([sys.executable, "-S", set_aside.__file__])
 
 
 def launch_command(workflow: Any, config: dict[str, Any]) -> str:
@@ -89,9 +87,14 @@ def launch_command(workflow: Any, config: dict[str, Any]) -> str:
     Snakefile's stamp as parsed: a launcher refuses to run an experiment from a Snakefile recompiled since
     (compile refuses while Snakemake holds the workflow's lock, which it takes only after parsing)."""
     snakefile = os.path.abspath(workflow.main_snakefile)
+    return shlex.join([sys.executable, "-S", launch.__file__, snakefile, job_options(workflow, config)])
+
+
+def job_options(workflow: Any, config: dict[str, Any]) -> str:
+    """The options every launcher gets (JSON): the run's options and the Snakefile's stamp."""
     options = {name: config[name] for name in RUNTIME_OPTIONS if name in config}
-    options[launch.STAMP] = launch.stamp(Path(snakefile))
-    return shlex.join([sys.executable, "-S", launch.__file__, snakefile, json.dumps(options, sort_keys=True)])
+    options[launch.STAMP] = launch.stamp(Path(workflow.main_snakefile))
+    return json.dumps(options, sort_keys=True)
 
 
 def resources(config: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ def main() -> int:
         "cwd": os.getcwd(),
         "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "env": {k: v for k, v in os.environ.items() if k.startswith("PROBE_") or k == "CUDA_VISIBLE_DEVICES"},
+        "slurm": {k: v for k, v in os.environ.items() if k in ("SLURM_JOB_ID", "SLURM_JOB_GPUS")},
         "start": time.time(),
     }
     sleep = float(options.get("sleep", 0))

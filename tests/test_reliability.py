@@ -4,6 +4,7 @@ real Snakemake on the local profile (the Slurm and NGC paths have their own test
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,6 +142,18 @@ def test_two_workflows_sharing_a_slot_dir_share_the_gpus(project, tmp_path):
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), "two experiments shared the one slot"
 
 
+def _files(wf: Path) -> dict[str, bytes]:
+    """Every file of the workflow dir and its contents, but Snakemake's own state dir: a dry run writes
+    .snakemake/iocache/latest.pkl (and its empty subdirectories), --list-rules .snakemake/log/DATE.snakemake.log."""
+    return {str(p.relative_to(wf)): p.read_bytes() for p in sorted(wf.rglob("*"))
+            if p.is_file() and p.relative_to(wf).parts[0] != ".snakemake"}
+
+
+def _nothing_to_do(wf: Path) -> bool:
+    dry = run_snakemake("--profile", "profiles/local", "-n", cwd=wf, env=clean_env())
+    return dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+
 def test_a_corrupt_marker_counts_as_not_done_with_a_warning(project):
     wf = _long_sweep(project, [0, 0])
     assert run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env()).returncode == 0
@@ -148,6 +161,15 @@ def test_a_corrupt_marker_counts_as_not_done_with_a_warning(project):
     assert len(markers) == 2
     marker = markers[0]
     marker.write_text('{"name": "trunc')
+
+    # looking changes no file: the corrupt marker is set aside by a job of the run, not while parsing
+    before = _files(wf)
+    dry = run_snakemake("-n", cwd=wf, env=clean_env())
+    assert dry.returncode == 0 and f"_set_aside_{marker.stem}" in dry.stdout and marker.stem in dry.stdout
+    listed = run_snakemake("--list-rules", cwd=wf, env=clean_env())
+    assert listed.returncode == 0 and f"_set_aside_{marker.stem}" in listed.stdout.split()
+    assert _files(wf) == before and "not a valid completion marker" not in dry.stderr + listed.stderr
+
     rerun = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
     assert rerun.returncode == 0
     assert "not a valid completion marker" in rerun.stderr
@@ -158,6 +180,22 @@ def test_a_corrupt_marker_counts_as_not_done_with_a_warning(project):
     assert corrupt.read_text() == '{"name": "trunc'
     assert f"{marker} is not a valid completion marker" in rerun.stderr and "kept as .corrupt" in rerun.stderr
     assert sorted(p.name for p in (wf / "markers").iterdir()) == sorted([*(m.name for m in markers), corrupt.name])
+    assert _nothing_to_do(wf)  # Snakemake recorded the kept name as the experiment's input: it still is one
+
+    # corrupt again, without Snakemake's records (.snakemake/ gone, as in a copied workflow dir: no "set of
+    # input files has changed" reruns it): the first one kept stays as it is, the second is kept beside it,
+    # named by its mtime
+    shutil.rmtree(wf / ".snakemake")
+    marker.write_text("garbage")
+    mtime_ns = marker.stat().st_mtime_ns
+    again = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
+    assert again.returncode == 0
+    assert [experiment_of(r) for r in probe_records(project.probes)[3:]] == ["00_e_see_0_sle_0"]
+    assert json.loads(marker.read_text())["exit_code"] == 0
+    second = marker.with_name(f"{marker.name}.corrupt-{mtime_ns}")
+    assert corrupt.read_text() == '{"name": "trunc' and second.read_text() == "garbage"
+    assert f"{marker} is not a valid completion marker" in again.stderr and f"kept as .corrupt-{mtime_ns}" in again.stderr
+    assert _nothing_to_do(wf)
 
 
 def test_an_experiment_that_outlived_its_launcher_is_waited_for_never_started_twice(project):

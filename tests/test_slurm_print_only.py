@@ -106,3 +106,40 @@ def test_a_job_runs_the_template_compiled_into_the_snakefile_and_bash_runs_one_w
     # nothing submitted or asked of Slurm (Snakemake's slurm plugin reads `scontrol show config` on loading)
     made = calls.read_text().splitlines() if calls.exists() else []
     assert [call for call in made if call != "scontrol show config"] == []
+
+
+def test_print_only_with_packing_prints_one_sbatch_per_bundle_with_its_experiments_and_gpus(tmp_path: Path) -> None:
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    run = write_run(tmp_path, probes, [{"seed": i} for i in range(5)])
+    env, calls = trip_wires(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli(
+        "run", f"--run={run}", "--runner=slurm", "--slurm_print_only=True", "--slurm_gpus_per_job=2",
+        "--slurm_cpus_per_gpu=3", "--experiments_per_gpu=1", "--slurm_experiments_per_job=2", cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5 experiments in 3 Slurm jobs of at most 2" in result.stdout
+    assert result.stdout.count("sbatch --cpus-per-gpu=3 --gpus=2 --output .snakemake/slurm_logs/bundles/%j.log") == 3
+    blocks = result.stdout.split("\n[")[1:]
+    assert [block.split("]")[0] for block in blocks] == ["1/3", "2/3", "3/3"]
+    assert [block.count("  - ") for block in blocks] == [2, 2, 1]
+    assert blocks[0].count("on the job's GPU 0") == 1 and blocks[0].count("on the job's GPU 1") == 1
+    for seed in range(5):
+        assert f"--seed={seed} --experiment=0{seed}_probe_see_{seed}" in result.stdout
+    assert sorted(tmp_path.rglob("*")) == before and not calls.exists()
+
+
+def test_packing_more_experiments_than_a_jobs_gpu_slots_is_a_one_line_error_that_writes_nothing(tmp_path: Path) -> None:
+    run = write_run(tmp_path, tmp_path, [{"seed": i} for i in range(2)])
+    result = run_cli(
+        "compile", f"--run={run}", "--out=wf", "--slurm_gpus_per_job=8", "--experiments_per_gpu=4",
+        "--slurm_experiments_per_job=33", cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "sfgen: error: option slurm_experiments_per_job=33 does not fit a Slurm job's slots: slurm_gpus_per_job=8 x "
+        "experiments_per_gpu=4 = 32 experiments at once: give slurm_experiments_per_job of at most 32, more GPUs per "
+        "job, or experiments_per_gpu=-1 to let them share all of the job's GPUs"
+    ]
+    assert not (tmp_path / "wf").exists()

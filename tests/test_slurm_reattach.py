@@ -108,6 +108,8 @@ def test_a_rerun_after_kill_9_follows_the_live_jobs_and_runs_each_experiment_onc
               for index, sleep in enumerate(setup["sleeps"])]
     wf = compile_sweep(tmp_path, env, params, setup["gpus"])
     blocker = slurm_cluster.sbatch("--gpus=4", "--output=/dev/null", "--wrap", "sleep 300") if setup["blocker"] else None
+    if blocker is not None:  # holding the GPUs before the experiments are submitted: none can start ahead of it
+        slurm_cluster.wait_for_state(blocker, {"RUNNING"})
     first = start_snakemake(wf, env, tmp_path / "first.log")
     try:
         if moment == "queued":
@@ -185,6 +187,7 @@ def test_a_job_that_dies_before_the_launcher_is_failed_with_the_job_logs_tail(
     env = slurm_cluster.run_env(clean_env(PYTHONPATH=str(hooks)))
     wf = compile_sweep(tmp_path, env, [{"seed": 0}, {"seed": 1}], gpus=1)
     blocker = slurm_cluster.sbatch("--gpus=3", "--output=/dev/null", "--wrap", "sleep 300")  # exp_01 waits behind it: one GPU left
+    slurm_cluster.wait_for_state(blocker, {"RUNNING"})  # (running before the experiments are submitted)
     run = start_snakemake(wf, env, tmp_path / "run.log")
     try:
         def one_started_one_queued() -> list[dict]:

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sfgen import layout
+from sfgen import layout, set_aside
 from sfgen.exceptions import OptionError
 from sfgen.explog import tail
 from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.options import validated, with_defaults
 from sfgen.report import rows
 from sfgen.slots import claim, gpu_ids, try_lock
+from sfgen.slurm.bundle import job_gpus, pinned
+from sfgen.slurm.pack import chunks
 from sfgen.spec import ExperimentSpec
 from sfgen.status import ExperimentState
 
@@ -24,6 +26,21 @@ def spec(rule: str = "exp_00_a", params: dict[str, str] | None = None, root_dir:
 
 
 # GPU slots ------------------------------------------------------------------------------------------
+
+
+def test_a_bundle_pins_its_experiments_round_robin_to_the_gpus_slurm_gave_its_job() -> None:
+    assert job_gpus(2, "2,3") == ["2", "3"] and job_gpus(2, None) == ["0", "1"]
+    assert pinned(["a", "b", "c", "d"], ["2", "3"], 2) == ["2", "3", "2", "3"]  # two per GPU at most
+    assert pinned(["a", "b", "c"], ["2", "3"], -1) == [None, None, None]  # -1: every GPU visible to all
+    assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_experiments_per_slurm_job_must_fit_the_jobs_gpu_slots() -> None:
+    fits = {"slurm_gpus_per_job": 2, "experiments_per_gpu": 2, "slurm_experiments_per_job": 4}
+    assert validated(fits)["slurm_experiments_per_job"] == 4
+    assert validated({**fits, "experiments_per_gpu": -1, "slurm_experiments_per_job": 9})  # shares every GPU
+    with pytest.raises(OptionError, match=r"slurm_experiments_per_job=5 does not fit .* at most 4"):
+        validated({**fits, "slurm_experiments_per_job": 5})
 
 
 def test_slot_gpus_follow_a_parent_cuda_visible_devices() -> None:
@@ -136,3 +153,29 @@ def test_the_layout_names_each_experiments_files() -> None:
     assert spec("r").marker == layout.marker("r")
     assert layout.slurm_job_log("logs_dir", "r", "12") == Path("logs_dir/rule_r/12.log")
     assert json.loads(json.dumps(spec("r", {"seed": "1"})._asdict()))["params"] == {"seed": "1"}
+
+
+# corrupt markers ------------------------------------------------------------------------------------
+
+
+def test_corrupt_markers_are_found_without_a_change_and_get_a_free_name(tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    write_record(markers / "exp_00_a.done", {"exit_code": 0})
+    for name, text in [("exp_01_b.done", "{"), ("exp_01_b.done.corrupt", "old"), ("exp_02_c.done", "[]"),
+                       ("exp_03_d.done.corrupt", "kept"), ("gone.done", "{"), (".exp_00_a.done.x.tmp", "{")]:
+        (markers / name).write_text(text)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in markers.iterdir()}
+    found = set_aside.find(tmp_path, [spec(f"exp_0{i}_{x}") for i, x in enumerate("abcd")])
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in markers.iterdir()} == before
+    b_kept = f"markers/exp_01_b.done.corrupt-{before['exp_01_b.done'][1]}"  # .corrupt is an earlier one's
+    assert sorted(found.set_aside) == [
+        ("_set_aside_exp_01_b", "markers/exp_01_b.done", b_kept),
+        ("_set_aside_exp_02_c", "markers/exp_02_c.done", "markers/exp_02_c.done.corrupt"),
+    ]  # not gone.done: no experiment of the workflow has it
+    assert {rule: sorted(names) for rule, names in found.inputs.items()} == {
+        "exp_01_b": ["markers/exp_01_b.done.corrupt", b_kept],
+        "exp_02_c": ["markers/exp_02_c.done.corrupt"],
+        "exp_03_d": ["markers/exp_03_d.done.corrupt"],
+    }
+    assert set_aside.find(tmp_path / "nowhere", []) == ([], {})

@@ -1,8 +1,10 @@
 """Slurm backend: Snakemake's slurm executor plugin, with Sample Factory's sbatch templates and options.
 
 Modules: ``flags`` (which sbatch flags sfgen and the plugin set), ``resources`` (options -> the plugin's
-resources), ``template`` (SF's sbatch templates, run inside the job), ``session`` (status command and
-timeout resubmission, decided when Snakemake starts).
+resources), ``template`` (SF's sbatch templates, run inside the job), ``session`` (status command, timeout
+resubmission and re-attach, decided when Snakemake starts), ``pack`` and ``bundle`` (several experiments
+in one job: submitted, and run inside it), ``jobs`` (squeue, scancel), ``backend`` and ``job`` (the two
+sides of ``sfgen.backend``'s interface).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from sfgen.layout import SLURM_LOG_DIR
+from sfgen.layout import SLURM_LOG_DIR, slurm_bundle_log
 from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags
@@ -40,7 +42,7 @@ def log_dir(options: dict[str, Any]) -> str:
 
 
 def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> int:
-    """``--slurm_print_only``: print what would be submitted per experiment, submit nothing, write nothing."""
+    """``--slurm_print_only``: print what would be submitted, per Slurm job, submit nothing, write nothing."""
     options = compile_options(options, Path.cwd())
     resources = rule_resources(options)
     flags = shlex.join(sbatch_flags(resources))
@@ -52,16 +54,42 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
         how = "runs the template's prelude, then"
     else:
         how = "runs the template, $CMD being"
+    per_job = options["slurm_experiments_per_job"]
+    if per_job == 1:
+        print(
+            f"sfgen: print only, nothing submitted or written: {len(specs)} experiments, each one Slurm job that "
+            "Snakemake's slurm executor (snakemake --profile profiles/slurm) would submit as:"
+        )
+        for index, spec in enumerate(specs):
+            print(f"[{index + 1}/{len(specs)}] {spec.name}  (rule {spec.rule})")
+            print(f"  sbatch {flags} --output {shlex.quote(f'{log_dir(options)}/rule_{spec.rule}/%j.log')}")
+            print(f"  resources: {', '.join(f'{k}={v}' for k, v in resources.items())}")
+            print(f"  in {workdir} {how}: {_command(spec)}")
+            print(f"  its output: {spec.log} in the workflow dir")
+        return 0
+    from sfgen.slurm.bundle import pinned
+    from sfgen.slurm.pack import chunks
+
+    by_rule = {spec.rule: spec for spec in specs}
+    bundles = chunks(sorted(by_rule), per_job)
+    gpus = [str(index) for index in range(options["slurm_gpus_per_job"])]
     print(
-        f"sfgen: print only, nothing submitted or written: {len(specs)} experiments, each one Slurm job that "
-        "Snakemake's slurm executor (snakemake --profile profiles/slurm) would submit as:"
+        f"sfgen: print only, nothing submitted or written: {len(specs)} experiments in {len(bundles)} Slurm jobs of "
+        f"at most {per_job} (when all are submitted at once), as snakemake --profile profiles/slurm would submit them:"
     )
-    for index, spec in enumerate(specs):
-        log = f"{log_dir(options)}/rule_{spec.rule}/%j.log"
-        print(f"[{index + 1}/{len(specs)}] {spec.name}  (rule {spec.rule})")
-        print(f"  sbatch {flags} --output {shlex.quote(log)}")
+    for index, rules in enumerate(bundles):
+        print(f"[{index + 1}/{len(bundles)}] one Slurm job, {len(rules)} experiments at once")
+        print(f"  sbatch {flags} --output {shlex.quote(str(slurm_bundle_log(log_dir(options), '%j')))}")
         print(f"  resources: {', '.join(f'{k}={v}' for k, v in resources.items())}")
-        env = "".join(f"{key}={shlex.quote(str(value))} " for key, value in (spec.env_vars or {}).items())
-        print(f"  in {workdir} {how}: {env}{spec.cmd}")
-        print(f"  its output: {spec.log} in the workflow dir")
+        for rule, gpu in zip(rules, pinned(rules, gpus, options["experiments_per_gpu"])):
+            spec = by_rule[rule]
+            where = f"on the job's GPU {gpu}" if gpu is not None else "with all of the job's GPUs"
+            print(f"  - {spec.name}  (rule {rule}), {where}")
+            print(f"    in {workdir} {how}: {_command(spec)}")
+            print(f"    its output: {spec.log} in the workflow dir")
     return 0
+
+
+def _command(spec: ExperimentSpec) -> str:
+    env = "".join(f"{key}={shlex.quote(str(value))} " for key, value in (spec.env_vars or {}).items())
+    return f"{env}{spec.cmd}"

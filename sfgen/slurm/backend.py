@@ -8,8 +8,8 @@ from typing import Any
 
 from sfgen.backend import Backend, LiveJob, record_run_options
 from sfgen.exceptions import ClusterQueryError, SfgenError
-from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR
-from sfgen.markers import read_record
+from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR, cancel_request, marker
+from sfgen.markers import read_record, write_atomic
 from sfgen.spec import ExperimentSpec
 
 
@@ -84,12 +84,22 @@ class Slurm(Backend):
             warn(f"{error}: Slurm jobs are not shown as running")
             return {}
 
-
     def cancel(self, workflow_dir: Path, jobs: dict[str, LiveJob]) -> list[str]:
-        from sfgen.slurm.jobs import cancel
+        """``scancel`` the jobs; where a job packs other unfinished experiments too, ask it to stop just
+        these (``sfgen.slurm.bundle`` looks for the request every second)."""
+        from sfgen.slurm.jobs import cancel, live_jobs
 
         try:
-            cancel([job.job_id for job in jobs.values()])
+            members: dict[str, set[str]] = {}
+            for rule, job in live_jobs(workflow_dir).items():
+                if not (workflow_dir / marker(rule)).is_file():
+                    members.setdefault(job.job_id, set()).add(rule)
+            whole = {job.job_id for job in jobs.values()}
+            for rule, job in jobs.items():
+                if not members.get(job.job_id, set()) <= set(jobs):
+                    write_atomic(workflow_dir / cancel_request(rule), job.job_id + "\n")
+                    whole.discard(job.job_id)
+            cancel(sorted(whole))
         except ClusterQueryError as error:
             return [str(error)]
         return []

@@ -2,7 +2,8 @@
 
 Snakemake's slurm plugin submits every experiment with ``--comment rule_RULE`` and the workflow dir as
 its working directory (``-D``); together they tell this workflow's jobs from other workflows' jobs with
-the same rule names. Queued jobs have no log file yet, so ``squeue`` is where their ids are. ``squeue``
+the same rule names. A job packing several experiments (``sfgen.slurm.pack``) has the comment
+``sfgen_bundle_TOKEN`` instead, and its experiments are in the workflow's bundle record for TOKEN. Queued jobs have no log file yet, so ``squeue`` is where their ids are. ``squeue``
 is asked once per call, with a bounded wait: ``sfgen status`` and the start of a run both use it.
 """
 
@@ -11,12 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from sfgen.exceptions import ClusterQueryError
+from sfgen.layout import SLURM_BUNDLES_DIR, slurm_bundle
+from sfgen.markers import read_record
 
 QUERY_TIMEOUT_S = 30
+BUNDLE_COMMENT = "sfgen_bundle_"
 # squeue keeps finished jobs for MinJobAge; these states mean the job is over.
 FINAL_STATES = frozenset({
     "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
@@ -28,6 +33,7 @@ FINAL_STATES = frozenset({
 class SlurmJob:
     job_id: str
     state: str  # squeue's word: PENDING, RUNNING, ...
+    bundle: str | None = None  # the token of a job packing several experiments (its record's name)
 
 
 def job_order(job_id: str) -> tuple[int, ...]:
@@ -60,11 +66,29 @@ def live_jobs(workflow_dir: Path) -> dict[str, SlurmJob]:
     live: dict[str, SlurmJob] = {}
     for line in result.stdout.splitlines():
         job_id, state, comment, directory = (line.split("|", 3) + ["", "", ""])[:4]
-        if comment.startswith("rule_") and state not in FINAL_STATES and os.path.realpath(directory) == here:
-            rule = comment[len("rule_") :]
+        if state in FINAL_STATES or os.path.realpath(directory) != here:
+            continue
+        if comment.startswith("rule_"):
+            rules, job = [comment[len("rule_") :]], SlurmJob(job_id, state)
+        elif comment.startswith(BUNDLE_COMMENT):
+            token = comment[len(BUNDLE_COMMENT) :]
+            record = read_record(workflow_dir / slurm_bundle(token)) or {}
+            rules, job = record.get("rules") or [], SlurmJob(job_id, state, bundle=token)
+        else:
+            continue
+        for rule in rules:
             if rule not in live or job_order(job_id) > job_order(live[rule].job_id):
-                live[rule] = SlurmJob(job_id, state)
+                live[rule] = job
     return live
+
+
+def forget_ended_bundles(workflow_dir: Path, live: dict[str, SlurmJob]) -> None:
+    """Remove the records of bundles that have no live job (while no Snakemake submits: at its start)."""
+    keep = {f"{job.bundle}.json" for job in live.values() if job.bundle}
+    with suppress(FileNotFoundError):
+        for entry in os.scandir(workflow_dir / SLURM_BUNDLES_DIR):
+            if entry.name.endswith(".json") and entry.name not in keep:
+                os.unlink(entry.path)
 
 
 def cancel(job_ids: list[str]) -> None:

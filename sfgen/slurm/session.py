@@ -13,6 +13,9 @@ Re-attach: Snakemake on a login node can die (a reboot, a lost tmux) while its j
 start the experiments that still have a job queued or running are followed, not submitted again
 (:class:`Follower`), and a job that fails before sfgen's launcher could record anything (cancelled
 while queued, a node failure) gets a failure record naming the job and its log.
+
+Packing: with ``slurm_experiments_per_job`` above 1 the experiments to submit go out in bundles
+(``sfgen.slurm.pack``), and Snakemake's ``--jobs`` and ``--max-jobs-per-timespan`` count Slurm jobs.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from sfgen.exceptions import ClusterQueryError
 from sfgen.explog import note, now
 from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.slurm.job import RUN_ID_ENV
-from sfgen.slurm.jobs import SlurmJob, job_order, live_jobs, rename
+from sfgen.slurm.jobs import SlurmJob, forget_ended_bundles, job_order, live_jobs, rename
+from sfgen.slurm.pack import Packer
 from sfgen.snakefile import find_experiment
+from sfgen.workflow import job_options
 
 MIN_JOB_AGE_NEEDED = 300  # s: the plugin checks at most 180 s apart; a finished job must still be listed
 
@@ -100,7 +105,10 @@ class Follower:
             _say(f"warning: cannot see earlier runs' jobs ({error}): experiments are submitted even if one still "
                  "runs (its launcher will not run it twice)")
             live = {}
+        else:
+            forget_ended_bundles(workflow_dir, live)
         self.live: dict[str, SlurmJob] = {rule: job for rule, job in live.items() if not self._done(rule)}
+        self.renamed: set[str] = set()  # a bundle's job is renamed once for all its experiments
 
     def _done(self, rule: str) -> bool:
         return (self.workflow_dir / layout.marker(rule)).is_file()
@@ -121,7 +129,9 @@ class Follower:
         if job is None:
             return None
         try:
-            rename(job.job_id, self.run_name)  # the plugin asks Slurm about the jobs named after its run
+            if job.job_id not in self.renamed:
+                rename(job.job_id, self.run_name)  # the plugin asks Slurm about the jobs named after its run
+                self.renamed.add(job.job_id)
         except ClusterQueryError as error:  # typically: it ended since the start
             if self._done(rule):
                 return snakemake_internals.DONE
@@ -129,7 +139,11 @@ class Follower:
             return None
         note(self.workflow_dir / find_experiment(self.snakefile, rule).log,
               f"following Slurm job {job.job_id} ({job.state}) from an earlier run: not submitted again")
-        return snakemake_internals.Attach(job.job_id, layout.slurm_job_log(self.log_dir, rule, job.job_id))
+        if job.bundle:
+            log = layout.slurm_bundle_log(self.log_dir, job.job_id)
+        else:
+            log = layout.slurm_job_log(self.log_dir, rule, job.job_id)
+        return snakemake_internals.Attach(job.job_id, log)
 
     def failed(self, rule: str, job_id: str | None, job_log: Path | None, message: str | None) -> bool:
         """A job Slurm reports failed: True if its experiment is done all the same (its marker exists: the
@@ -186,5 +200,16 @@ def start(workflow: Any, config: dict[str, Any]) -> None:
     if run_name is None or log_dir is None:
         return
     follower = Follower(snakefile.parent, snakefile, run_name, Path(log_dir))
-    if snakemake_internals.intercept_submissions(workflow, follower.route, follower.failed):
+    per_job = config.get("slurm_experiments_per_job") or 1
+    packer = None
+    if per_job > 1:
+        packer = Packer(snakefile, Path(workflow.workdir_init), run_name, Path(log_dir), config,
+                        job_options(workflow, config))
+    if snakemake_internals.intercept_submissions(workflow, follower.route, follower.failed,
+                                                 packer.submit if packer else None):
         follower.announce()
+        if packer is not None:
+            snakemake_internals.count_cluster_jobs(workflow, per_job)
+            _say(f"{per_job} experiments per Slurm job: --jobs and --max-jobs-per-timespan count Slurm jobs")
+    elif packer is not None:
+        _say("warning: this Snakemake cannot be asked before it submits: every experiment is a Slurm job of its own")

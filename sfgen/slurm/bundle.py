@@ -1,0 +1,116 @@
+"""Inside a Slurm job that packs several experiments: start every experiment's launcher at once, each
+pinned to one of the job's GPUs, and wait for them all.
+
+Run by the job ``sfgen.slurm.pack`` submits, as ``python -S .../sfgen/slurm/bundle.py SNAKEFILE
+OPTIONS_JSON RULE...``. Slurm lists the job's GPUs in ``CUDA_VISIBLE_DEVICES``; with experiments_per_gpu
+> 0 the i-th experiment gets the (i mod G)-th of them, so no GPU runs more than ceil(K / G), which compile
+checked is at most experiments_per_gpu; with -1 every experiment sees all of them. Each launcher does for
+its experiment exactly what it does in a job of its own (log, marker, failure record, its whole process
+tree), so bundle-mates never share a fate: one failing leaves the others' markers. A signal to the job
+(its time limit, scancel) reaches every launcher, and a launcher stops its experiment if this runner
+dies; ``sfgen cancel NAME`` stops one experiment alone through a request file this runner looks for
+every second. The job exits 0 only if every experiment did, so Slurm shows a bundle with a failure as FAILED;
+Snakemake's side then counts each experiment by its own marker (``sfgen.slurm.session``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a file with -S: sfgen is imported from the directory holding it
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sfgen import proctree
+from sfgen.layout import cancel_request
+
+LAUNCHER = Path(__file__).resolve().parent.parent / "launch.py"
+_POLL_S = 1.0  # how often cancel requests are looked for
+
+
+def job_gpus(count: int, visible: str | None) -> list[str]:
+    """The job's GPU ids: as Slurm lists them in CUDA_VISIBLE_DEVICES, else 0..count-1."""
+    listed = [item.strip() for item in (visible or "").split(",") if item.strip()]
+    return listed or [str(index) for index in range(count)]
+
+
+def pinned(rules: list[str], gpus: list[str], per_gpu: int) -> list[str | None]:
+    """Each experiment's GPU, round robin over the job's GPUs; None (all visible) without pinning."""
+    if per_gpu <= 0 or not gpus:
+        return [None] * len(rules)
+    return [gpus[index % len(gpus)] for index in range(len(rules))]
+
+
+def main(argv: list[str]) -> int:
+    """``argv``: SNAKEFILE OPTIONS_JSON RULE..., as ``sfgen.slurm.pack`` submits them."""
+    if len(argv) < 3:
+        print(f"usage: python -S {__file__} SNAKEFILE OPTIONS_JSON RULE... (run by sfgen's Slurm bundles)",
+              file=sys.stderr)
+        return 2
+    snakefile, options_json, rules = argv[0], argv[1], argv[2:]
+    options = json.loads(options_json)
+    gpus = job_gpus(int(options.get("slurm_gpus_per_job") or 0), os.environ.get("CUDA_VISIBLE_DEVICES"))
+    placement = pinned(rules, gpus, int(options.get("experiments_per_gpu", -1)))
+    launchers: dict[str, subprocess.Popen] = {}
+    stopped: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        for launcher in launchers.values():
+            with suppress(OSError):
+                launcher.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    job_id = os.environ.get("SLURM_JOB_ID", "")
+    where = ", ".join(f"{rule} on GPU {gpu}" if gpu is not None else rule for rule, gpu in zip(rules, placement))
+    noun = "experiment" if len(rules) == 1 else "experiments"
+    print(f"sfgen: Slurm job {job_id or '?'} on {os.uname().nodename} runs {len(rules)} {noun}: "
+          f"{where}", file=sys.stderr, flush=True)
+    requests = [Path(snakefile).parent / cancel_request(rule) for rule in rules]
+    for rule, gpu, request in zip(rules, placement, requests):
+        if stopped or _requested(request, job_id):
+            continue
+        env = dict(os.environ)
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        launchers[rule] = subprocess.Popen(
+            [sys.executable, "-S", str(LAUNCHER), snakefile, options_json, rule],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=proctree.stopped_with_parent(signal.SIGTERM),
+        )
+    while any(launcher.poll() is None for launcher in launchers.values()):
+        for rule, request in zip(rules, requests):
+            launcher = launchers.get(rule)
+            if launcher is not None and launcher.poll() is None and _requested(request, job_id):
+                with suppress(OSError):
+                    launcher.send_signal(signal.SIGTERM)
+        time.sleep(_POLL_S)
+    codes = [launcher.returncode for launcher in launchers.values()] + [1] * (len(rules) - len(launchers))
+    failed = [code for code in codes if code != 0]
+    if stopped:
+        return 128 + stopped[0]
+    return (failed[0] if failed[0] > 0 else 128 - failed[0]) if failed else 0
+
+
+def _requested(request: Path, job_id: str) -> bool:
+    """Whether ``sfgen cancel`` asked this job to stop the experiment (a request naming another job is
+    stale: that job ended before it saw it). The request is used up."""
+    try:
+        asked = request.read_text().strip()
+    except OSError:
+        return False
+    with suppress(OSError):
+        request.unlink()
+    return asked == job_id
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
