@@ -49,6 +49,7 @@ class Backend:
     executor = ""  # the Snakemake executor plugin that runs it
     print_only_option: str | None = None  # the option that prints instead of running, if it has one
     job_id_field = ""  # the field of sfgen status --json that names its jobs (slurm_job_id, ngc_job_id)
+    job_label = ""  # how views name one of its jobs: "Slurm job" 12
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
         """The options checked and made self-contained for the Snakefile (templates embedded)."""
@@ -83,6 +84,10 @@ class Backend:
     def cancel(self, workflow_dir: Path, jobs: dict[str, LiveJob]) -> list[str]:
         """Cancel these jobs (``sfgen cancel``); the problems, one line each (empty: all cancelled)."""
         return []
+
+    def job_log(self, workflow_dir: Path, rule: str, job_id: str) -> str | None:
+        """The cluster's own log of the experiment's job (relative to the workflow dir), where one exists."""
+        return None
 
 
 def record_run_options(workflow: Any, config: dict[str, Any]) -> None:

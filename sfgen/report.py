@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sfgen.backend import every
 from sfgen.explog import tail
 from sfgen.status import STATES, ExperimentState, Workflow, plural, summary
 
@@ -195,9 +196,9 @@ def where(state: ExperimentState) -> str:
     """Where the latest attempt ran or runs, and when: ``GPU 1 on host, since ...`` or ``Slurm job 12 PENDING``."""
     machine = gpu_and_host(state)
     parts = [" ".join(machine)] if machine else []
-    for kind, job_id in (("Slurm", state.slurm_job_id), ("NGC", state.ngc_job_id)):
-        if job_id:
-            parts.append(f"{kind} job {job_id}" + (f" {state.job_state}" if state.job_state else ""))
+    for each in every():
+        if each.job_id_field and (job_id := getattr(state, each.job_id_field, None)):
+            parts.append(f"{each.job_label} {job_id}" + (f" {state.job_state}" if state.job_state else ""))
     if state.state == "running" and state.field("start"):
         parts.append(f"since {_when(state.field('start'))}{_elapsed(state.field('start'))}")
     elif state.state == "running" and not parts:

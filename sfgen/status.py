@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sfgen.exceptions import SfgenError
-from sfgen.layout import (
-    FAILED_ELSEWHERE_DIR, MARKERS, RUNNING_DIR, SLURM_LOG_DIR, failure_elsewhere, slurm_bundle_log, slurm_job_log,
-)
+from sfgen.layout import FAILED_ELSEWHERE_DIR, MARKERS, RUNNING_DIR, failure_elsewhere
 from sfgen.markers import read_record
 from sfgen.spec import ExperimentSpec
 
@@ -184,13 +182,10 @@ def _add_cluster_jobs(workflow_dir: Path, states: list[ExperimentState], warn: C
             setattr(state, each.job_id_field, job.job_id)
             state.job_state = job.state
     for state in states:
-        if not state.slurm_job_id or state.job_log:
-            continue
-        for log in (slurm_job_log(SLURM_LOG_DIR, state.spec.rule, state.slurm_job_id),
-                    slurm_bundle_log(SLURM_LOG_DIR, state.slurm_job_id)):
-            if (workflow_dir / log).is_file():
-                state.job_log = str(log)
-                break
+        for each in every():
+            job_id = getattr(state, each.job_id_field, None) if each.job_id_field else None
+            if job_id and not state.job_log:
+                state.job_log = each.job_log(workflow_dir, state.spec.rule, job_id)
 
 
 def plural(count: int, noun: str) -> str:

@@ -125,6 +125,9 @@ def test_a_failing_experiment_leaves_its_three_bundle_mates_done(packed: Packed)
         shared.setdefault(row["slurm_job_id"], []).append(row["name"])
     rerun_job = packed.jobs_second[-1]["id"]
     assert shared[rerun_job] == [experiment_of(failed[0])]
+    failed_row = next(row for row in rows if row["state"] == "failed")  # Slurm's log of its (failed) job
+    assert failed_row["job_log"] == f".snakemake/slurm_logs/bundles/{rerun_job}.log"
+    assert f"Slurm job {rerun_job} on " in (packed.wf / failed_row["job_log"]).read_text()
     assert sorted(len(names) for job, names in shared.items() if job != rerun_job) == [3, 4]
 
 

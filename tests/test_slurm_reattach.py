@@ -186,17 +186,20 @@ def test_a_job_that_dies_before_the_launcher_is_failed_with_the_job_logs_tail(
     """))
     env = slurm_cluster.run_env(clean_env(PYTHONPATH=str(hooks)))
     wf = compile_sweep(tmp_path, env, [{"seed": 0}, {"seed": 1}], gpus=1)
-    blocker = slurm_cluster.sbatch("--gpus=3", "--output=/dev/null", "--wrap", "sleep 300")  # exp_01 waits behind it: one GPU left
-    slurm_cluster.wait_for_state(blocker, {"RUNNING"})  # (running before the experiments are submitted)
+    # Both jobs wait behind a blocker holding every GPU; exp_01's is cancelled while queued, then the blocker
+    # goes and exp_00's starts (and its environment fails): no race with a job ending.
+    blocker = slurm_cluster.sbatch("--gpus=4", "--output=/dev/null", "--wrap", "sleep 300")
+    slurm_cluster.wait_for_state(blocker, {"RUNNING"})
     run = start_snakemake(wf, env, tmp_path / "run.log")
     try:
-        def one_started_one_queued() -> list[dict]:
+        def both_queued() -> list[dict]:
             jobs = slurm_cluster.jobs_in(wf)
-            queued = [job for job in jobs if job["state"] == "PENDING"]
-            return queued if len(jobs) == 2 and len(queued) == 1 else []
+            return jobs if len(jobs) == 2 and all(job["state"] == "PENDING" for job in jobs) else []
 
-        queued = wait_for(one_started_one_queued, 60, "one job started and one queued")
+        queued = [job for job in wait_for(both_queued, 60, "both jobs queued") if "see_1" in job["rule"]]
         slurm_cluster.run("scancel", queued[0]["id"])
+        slurm_cluster.wait_for_state(queued[0]["id"])
+        slurm_cluster.run("scancel", blocker)
         assert run.wait(240) != 0
     finally:
         slurm_cluster.run("scancel", blocker)

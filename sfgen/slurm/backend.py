@@ -8,9 +8,14 @@ from typing import Any
 
 from sfgen.backend import Backend, LiveJob, record_run_options
 from sfgen.exceptions import ClusterQueryError, SfgenError
-from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR, cancel_request, marker
+from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR, cancel_request, marker, slurm_bundle_log, slurm_job_log
 from sfgen.markers import read_record, write_atomic
 from sfgen.spec import ExperimentSpec
+
+
+def _recorded_log_dir(workflow_dir: Path) -> str | None:
+    """The slurm_workdir the last Slurm run kept its job logs in, if it had one."""
+    return ((read_record(workflow_dir / RUN_OPTIONS) or {}).get("options") or {}).get("slurm_workdir")
 
 
 def _submitted_here(workflow_dir: Path) -> bool:
@@ -18,7 +23,7 @@ def _submitted_here(workflow_dir: Path) -> bool:
     one, or slurm_workdir) before the first sbatch. Saves a squeue call for every other workflow."""
     if (workflow_dir / SLURM_LOG_DIR).is_dir():
         return True
-    logdir = ((read_record(workflow_dir / RUN_OPTIONS) or {}).get("options") or {}).get("slurm_workdir")
+    logdir = _recorded_log_dir(workflow_dir)
     return bool(logdir) and (workflow_dir / logdir).is_dir()
 
 
@@ -44,6 +49,7 @@ class Slurm(Backend):
     executor = "slurm"
     print_only_option = "slurm_print_only"
     job_id_field = "slurm_job_id"
+    job_label = "Slurm job"
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
         from sfgen.slurm import compile_options
@@ -83,6 +89,14 @@ class Slurm(Backend):
         except ClusterQueryError as error:
             warn(f"{error}: Slurm jobs are not shown as running")
             return {}
+
+    def job_log(self, workflow_dir: Path, rule: str, job_id: str) -> str | None:
+        """Slurm's log of the job, of its own or a bundle's, in the default log dir or slurm_workdir."""
+        for base in filter(None, (str(SLURM_LOG_DIR), _recorded_log_dir(workflow_dir))):
+            for log in (slurm_job_log(base, rule, job_id), slurm_bundle_log(base, job_id)):
+                if (workflow_dir / log).is_file():
+                    return str(log)
+        return None
 
     def cancel(self, workflow_dir: Path, jobs: dict[str, LiveJob]) -> list[str]:
         """``scancel`` the jobs; where a job packs other unfinished experiments too, ask it to stop just
