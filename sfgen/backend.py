@@ -50,6 +50,9 @@ class Backend:
     print_only_option: str | None = None  # the option that prints instead of running, if it has one
     job_id_field = ""  # the field of sfgen status --json that names its jobs (slurm_job_id, ngc_job_id)
     job_label = ""  # how views name one of its jobs: "Slurm job" 12
+    # where it records, by RULE.json, that an experiment's job was submitted, before any launcher runs:
+    # ``sfgen run``'s live view shows those as started (NGC's job pointers)
+    start_records: Path | None = None
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
         """The options checked and made self-contained for the Snakefile (templates embedded)."""

@@ -29,7 +29,6 @@ from sfgen.slots import try_lock
 from sfgen.snakefile import read_run_name, render
 from sfgen.spec import ExperimentSpec
 
-PROFILES = ("local", "slurm", "ngc")
 
 
 @dataclass
@@ -79,10 +78,15 @@ def _not_running(out: Path) -> Iterator[None]:
             os.close(fd)
 
 
+def _profiles() -> list[str]:
+    """One profile per backend, named after it (``profiles/local``, ``profiles/slurm``, ...)."""
+    return [each.name for each in backend.every()]
+
+
 def _install_profiles(out: Path) -> list[str]:
     """Copy the packaged profiles that the directory does not have yet (a user's edits are kept)."""
     installed = []
-    for name in PROFILES:
+    for name in _profiles():
         target = out / "profiles" / name
         if target.exists():
             continue
@@ -103,7 +107,7 @@ def _write(out: Path, text: str) -> list[str]:
     """Write the profiles where missing and the Snakefile; return the profiles installed. If a write fails,
     remove what this call made (profiles, directories), so the directory is as it was."""
     made = [directory for directory in (out / "profiles", out, *out.parents) if not directory.exists()]
-    missing = [name for name in PROFILES if not (out / "profiles" / name).exists()]
+    missing = [name for name in _profiles() if not (out / "profiles" / name).exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         installed = _install_profiles(out)

@@ -30,8 +30,9 @@ from types import FrameType
 from typing import Any, Callable, TextIO
 
 from sfgen import proctree
+from sfgen.backend import every
 from sfgen.compile import Compiled
-from sfgen.layout import LOGS, MARKERS, NGC_JOBS_DIR, RUNNING_DIR
+from sfgen.layout import LOGS, MARKERS, RUNNING_DIR
 from sfgen.explog import tail
 from sfgen.markers import read_record
 from sfgen.report import Style, safe
@@ -140,8 +141,11 @@ class Tracker:
         self.running: set[str] = set()
         self._seen: dict[Path, tuple[int, int] | None] = {}  # record -> its version when last looked at
         self._seen.update(self._versions(workflow_dir / MARKERS, ".failed"))
-        self._seen.update(self._versions(workflow_dir / RUNNING_DIR, ".json"))
-        self._seen.update(self._versions(workflow_dir / NGC_JOBS_DIR / "rules", ".json"))
+        # where starts are recorded: the launchers' running records, and what cluster backends record
+        self.start_dirs = [workflow_dir / RUNNING_DIR] + [workflow_dir / each.start_records for each in every()
+                                                          if each.start_records is not None]
+        for directory in self.start_dirs:
+            self._seen.update(self._versions(directory, ".json"))
 
     def _versions(self, directory: Path, suffix: str) -> dict[Path, tuple[int, int] | None]:
         """The records there now, by version: what the run found is not an event of the run."""
@@ -160,7 +164,7 @@ class Tracker:
     def look(self) -> list[Event]:
         """The events since the last look: starts first, then ends."""
         events = []
-        starts = self._changed(self.dir / RUNNING_DIR, ".json") + self._changed(self.dir / NGC_JOBS_DIR / "rules", ".json")
+        starts = [start for directory in self.start_dirs for start in self._changed(directory, ".json")]
         for rule, path in starts:
             if rule not in self.running and rule not in self.done:
                 events.append(self._started(rule, read_record(path) or {}))
@@ -203,14 +207,14 @@ def _why(record: dict[str, Any]) -> str:
 
 
 def _where(record: dict[str, Any]) -> str:
-    """`` (GPU 0)``, `` (node07, Slurm job 12)``: where an experiment runs, as far as its record says."""
+    """`` (GPU 0)``, `` (GPU 0, node07, Slurm job 12)``: where an experiment runs, as far as its record says
+    (a cluster job's record names it in ``job``)."""
     parts = []
     if record.get("gpu") is not None:
         parts.append(f"GPU {record['gpu']}")
-    if record.get("slurm_job_id"):
-        parts += [str(record.get("host") or "?"), f"Slurm job {record['slurm_job_id']}"]
-    if record.get("job_id") is not None:  # an NGC job pointer
-        parts.append(f"NGC job {record['job_id']}")
+    if record.get("job"):
+        parts += [str(record["host"])] if record.get("host") else []
+        parts.append(str(record["job"]))
     return f" ({safe(', '.join(parts))})" if parts else ""
 
 

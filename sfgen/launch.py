@@ -150,10 +150,7 @@ class Launcher:
     def _holder(self) -> str:
         """Where the live earlier run is, from its running record: ``host, Slurm job N``."""
         record = read_record(self._running_record) or {}
-        where = [record.get("host") or "another process"]
-        if record.get("slurm_job_id"):
-            where.append(f"Slurm job {record['slurm_job_id']}")
-        return ", ".join(where)
+        return ", ".join(filter(None, [record.get("host") or "another process", record.get("job")]))
 
     def _claim_slot(self) -> Claim | None:
         """The run's slot and GPU (a local run), or none to claim (a cluster's scheduler gave the GPUs)."""
@@ -252,7 +249,7 @@ class Launcher:
                              "have changed: run the workflow again")
         done = read_record(self.workflow_dir / self.spec.marker)
         if done is not None:
-            by = f"Slurm job {done['slurm_job_id']}" if done.get("slurm_job_id") else done.get("host") or "?"
+            by = done.get("job") or done.get("host") or "?"
             self._say(f"already finished (by {by}, {done.get('end')}): its marker exists, so it is not run again; "
                       "sfgen reset NAME redoes it", in_log=True)
             return 0

@@ -39,6 +39,7 @@ class Ngc(Backend):
     print_only_option = "ngc_print_only"
     job_id_field = "ngc_job_id"
     job_label = "NGC job"
+    start_records = NGC_JOBS_DIR / "rules"
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
         if options.get("ngc_job_template") is None:

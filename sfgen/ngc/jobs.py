@@ -41,8 +41,8 @@ def save(workflow_dir: Path, record: dict[str, Any]) -> None:
 
 
 def point(workflow_dir: Path, rule: str, job: str) -> None:
-    """Make ``job`` the latest job of the experiment ``rule``."""
-    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job})
+    """Make ``job`` the latest job of the experiment ``rule`` (``job``: how views name it)."""
+    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job, "job": f"NGC job {job}"})
 
 
 def latest(workflow_dir: Path, rule: str) -> dict[str, Any] | None:

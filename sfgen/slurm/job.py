@@ -34,8 +34,10 @@ def command(workflow_dir: Path, spec: ExperimentSpec, options: dict[str, Any]) -
 
 
 def record_fields() -> dict[str, Any]:
-    """What the marker and failure record keep of the job: its id, and the run that submitted it."""
-    return {"slurm_job_id": os.environ.get("SLURM_JOB_ID"), "slurm_run": os.environ.get(RUN_ID_ENV)}
+    """What the marker and failure record keep of the job: its id, the run that submitted it, and ``job``,
+    how any view names it."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": f"Slurm job {job_id}" if job_id else None}
 
 
 def refuse_retry(failure: dict[str, Any] | None) -> bool:
