@@ -15,7 +15,7 @@ from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.options import validated, with_defaults
 from sfgen.report import rows
 from sfgen.slots import claim, gpu_ids, try_lock
-from sfgen.slurm.bundle import job_gpus, pinned
+from sfgen.slurm.bundle import pinned
 from sfgen.slurm.pack import chunks
 from sfgen.spec import ExperimentSpec
 from sfgen.status import ExperimentState
@@ -29,7 +29,7 @@ def spec(rule: str = "exp_00_a", params: dict[str, str] | None = None, root_dir:
 
 
 def test_a_bundle_pins_its_experiments_round_robin_to_the_gpus_slurm_gave_its_job() -> None:
-    assert job_gpus(2, "2,3") == ["2", "3"] and job_gpus(2, None) == ["0", "1"]
+    assert gpu_ids(2, "2,3") == ["2", "3"] and gpu_ids(2, None) == ["0", "1"]  # what the bundle maps, as locally
     assert pinned(["a", "b", "c", "d"], ["2", "3"], 2) == ["2", "3", "2", "3"]  # two per GPU at most
     assert pinned(["a", "b", "c"], ["2", "3"], -1) == [None, None, None]  # -1: every GPU visible to all
     assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]

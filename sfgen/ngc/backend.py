@@ -12,6 +12,7 @@ from sfgen.backend import Backend, LiveJob, pass_stop_signals_to_jobs, record_ru
 from sfgen.exceptions import SfgenError
 from sfgen.layout import NGC_JOBS_DIR
 from sfgen.markers import read_record
+from sfgen.ngc.jobs import JOB_LABEL
 from sfgen.spec import ExperimentSpec
 
 
@@ -38,7 +39,7 @@ class Ngc(Backend):
     executor = "cluster-generic"
     print_only_option = "ngc_print_only"
     job_id_field = "ngc_job_id"
-    job_label = "NGC job"
+    job_label = JOB_LABEL
     start_records = NGC_JOBS_DIR / "rules"
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:

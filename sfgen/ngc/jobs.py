@@ -23,6 +23,7 @@ from sfgen.spec import ExperimentSpec
 JOBS_DIR = NGC_JOBS_DIR
 TOKEN_ENV = "SNAKEMAKE_CLUSTER_SIDECAR_VARS"  # how cluster-generic passes the sidecar's token (its run) to the commands
 STOPPING = JOBS_DIR / "stopping"
+JOB_LABEL = "NGC job"  # how records and views name a job: "NGC job 42"
 
 
 def checked_id(job: str) -> str:
@@ -42,7 +43,7 @@ def save(workflow_dir: Path, record: dict[str, Any]) -> None:
 
 def point(workflow_dir: Path, rule: str, job: str) -> None:
     """Make ``job`` the latest job of the experiment ``rule`` (``job``: how views name it)."""
-    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job, "job": f"NGC job {job}"})
+    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job, "job": f"{JOB_LABEL} {job}"})
 
 
 def latest(workflow_dir: Path, rule: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from sfgen.layout import SLURM_LOG_DIR, slurm_bundle_log
+from sfgen.layout import SLURM_LOG_DIR, slurm_bundle_log, slurm_job_log
 from sfgen.slurm import template
 from sfgen.slurm.flags import check_extra
 from sfgen.slurm.resources import rule_resources, sbatch_flags
@@ -62,7 +62,7 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
         )
         for index, spec in enumerate(specs):
             print(f"[{index + 1}/{len(specs)}] {spec.name}  (rule {spec.rule})")
-            print(f"  sbatch {flags} --output {shlex.quote(f'{log_dir(options)}/rule_{spec.rule}/%j.log')}")
+            print(f"  sbatch {flags} --output {shlex.quote(str(slurm_job_log(log_dir(options), spec.rule, '%j')))}")
             print(f"  resources: {', '.join(f'{k}={v}' for k, v in resources.items())}")
             print(f"  in {workdir} {how}: {_command(spec)}")
             print(f"  its output: {spec.log} in the workflow dir")

@@ -10,6 +10,7 @@ from sfgen.backend import Backend, LiveJob, record_run_options
 from sfgen.exceptions import ClusterQueryError, SfgenError
 from sfgen.layout import RUN_OPTIONS, SLURM_LOG_DIR, cancel_request, marker, slurm_bundle_log, slurm_job_log
 from sfgen.markers import read_record, write_atomic
+from sfgen.slurm.job import JOB_LABEL
 from sfgen.spec import ExperimentSpec
 
 
@@ -49,7 +50,7 @@ class Slurm(Backend):
     executor = "slurm"
     print_only_option = "slurm_print_only"
     job_id_field = "slurm_job_id"
-    job_label = "Slurm job"
+    job_label = JOB_LABEL
 
     def compile_options(self, options: dict[str, Any], specs: list[ExperimentSpec], out: Path) -> dict[str, Any]:
         from sfgen.slurm import compile_options

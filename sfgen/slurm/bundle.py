@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -29,15 +28,10 @@ if __name__ == "__main__":  # run as a file with -S: sfgen is imported from the 
 
 from sfgen import proctree
 from sfgen.layout import cancel_request
+from sfgen.slots import gpu_ids
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "launch.py"
 _POLL_S = 1.0  # how often cancel requests are looked for
-
-
-def job_gpus(count: int, visible: str | None) -> list[str]:
-    """The job's GPU ids: as Slurm lists them in CUDA_VISIBLE_DEVICES, else 0..count-1."""
-    listed = [item.strip() for item in (visible or "").split(",") if item.strip()]
-    return listed or [str(index) for index in range(count)]
 
 
 def pinned(rules: list[str], gpus: list[str], per_gpu: int) -> list[str | None]:
@@ -55,8 +49,10 @@ def main(argv: list[str]) -> int:
         return 2
     snakefile, options_json, rules = argv[0], argv[1], argv[2:]
     options = json.loads(options_json)
-    gpus = job_gpus(int(options.get("slurm_gpus_per_job") or 0), os.environ.get("CUDA_VISIBLE_DEVICES"))
-    placement = pinned(rules, gpus, int(options.get("experiments_per_gpu", -1)))
+    per_gpu = int(options.get("experiments_per_gpu", -1))
+    # the job's GPUs as Slurm lists them, mapped as a local run maps a parent CUDA_VISIBLE_DEVICES
+    gpus = gpu_ids(int(options["slurm_gpus_per_job"]), os.environ.get("CUDA_VISIBLE_DEVICES")) if per_gpu > 0 else []
+    placement = pinned(rules, gpus, per_gpu)
     launchers: dict[str, subprocess.Popen] = {}
     stopped: list[int] = []
 
@@ -92,7 +88,8 @@ def main(argv: list[str]) -> int:
             if launcher is not None and launcher.poll() is None and _requested(request, job_id):
                 with suppress(OSError):
                     launcher.send_signal(signal.SIGTERM)
-        time.sleep(_POLL_S)
+        with suppress(subprocess.TimeoutExpired):  # back at once when it ends (the last one: the job ends)
+            next(launcher for launcher in launchers.values() if launcher.poll() is None).wait(_POLL_S)
     codes = [launcher.returncode for launcher in launchers.values()] + [1] * (len(rules) - len(launchers))
     failed = [code for code in codes if code != 0]
     if stopped:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sfgen.spec import ExperimentSpec
 
+JOB_LABEL = "Slurm job"  # how records and views name a job: "Slurm job 12"
 RUN_ID_ENV = "SFGEN_SLURM_RUN"  # set by sfgen.slurm.session when the run starts
 # How Slurm and users stop jobs, and `timeout` (exit 124) in a template's `timeout $TIMEOUT $CMD`, which
 # may fire just before Slurm's own limit: resubmitted, as Sample Factory 2's sbatch_timeout.sh did.
@@ -37,7 +38,8 @@ def record_fields() -> dict[str, Any]:
     """What the marker and failure record keep of the job: its id, the run that submitted it, and ``job``,
     how any view names it."""
     job_id = os.environ.get("SLURM_JOB_ID")
-    return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": f"Slurm job {job_id}" if job_id else None}
+    job = f"{JOB_LABEL} {job_id}" if job_id else None
+    return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": job}
 
 
 def refuse_retry(failure: dict[str, Any] | None) -> bool:

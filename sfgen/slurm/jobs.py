@@ -3,8 +3,9 @@
 Snakemake's slurm plugin submits every experiment with ``--comment rule_RULE`` and the workflow dir as
 its working directory (``-D``); together they tell this workflow's jobs from other workflows' jobs with
 the same rule names. A job packing several experiments (``sfgen.slurm.pack``) has the comment
-``sfgen_bundle_TOKEN`` instead, and its experiments are in the workflow's bundle record for TOKEN. Queued jobs have no log file yet, so ``squeue`` is where their ids are. ``squeue``
-is asked once per call, with a bounded wait: ``sfgen status`` and the start of a run both use it.
+``sfgen_bundle_TOKEN`` instead, and its experiments are in the workflow's bundle record for TOKEN.
+Queued jobs have no log file yet, so ``squeue`` is where their ids are. ``squeue`` is asked once per
+call, with a bounded wait: ``sfgen status`` and the start of a run both use it.
 """
 
 from __future__ import annotations
