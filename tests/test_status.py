@@ -257,9 +257,12 @@ def test_running_experiment_is_detected_while_it_runs(project):
         def running():
             assert proc.poll() is None, "snakemake ended early"
             document = status_json(wf)
-            return document if document["summary"]["running"] == 1 and document["summary"]["done"] == 2 else None
+            rows = [row for row in document["experiments"] if row["state"] == "running"]
+            # the lock is taken a moment before the start record is written: wait for the record too
+            started = document["summary"]["done"] == 2 and len(rows) == 1 and rows[0]["start"] is not None
+            return document if started else None
 
-        document = wait_for(running, what="one experiment running and two done")
+        document = wait_for(running, what="one experiment running, with its start record, and two done")
         row = next(row for row in document["experiments"] if row["state"] == "running")
         assert row["name"] == "01_probe_see_1_sle_120"
         assert row["gpu"] in ("0", "1") and row["host"] and row["start"] and row["end"] is None
