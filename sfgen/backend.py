@@ -4,7 +4,7 @@ Everything that differs between them is a method here, so compile, the Snakefile
 and ``sfgen status`` call the interface and name no backend; adding one (Kubernetes, LSF, Flux each have
 a Snakemake executor) means one new module and a line in :data:`_MODULES`. The in-job side (GPU slot,
 template prelude, retry check) is a separate light module per backend, ``sfgen.<name>.job``, that the
-launcher loads by the name the run exported (``sfgen.launch.BACKEND_ENV``, set by ``sfgen.hooks``): it must not import this interface.
+launcher loads by the name the run exported (``sfgen.launcher.BACKEND_ENV``, set by ``sfgen.hooks``): it must not import this interface.
 
 =============  ===========  ====================  =======================================================
 backend        SF runner    Snakemake executor    lives in

@@ -21,7 +21,7 @@ from sfgen.confirm import confirmed
 from sfgen.exceptions import SfgenError
 from sfgen.layout import SNAKEMAKE_LOCK
 from sfgen.slots import try_lock
-from sfgen.status import ExperimentState, experiment_states, load_workflow, plural, select
+from sfgen.state import ExperimentState, experiment_states, load_workflow, plural, select
 
 STOP_WAIT_S = 120  # how long to wait for Snakemake to end after SIGINT
 

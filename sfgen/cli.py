@@ -219,7 +219,7 @@ def cmd_compile(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from sfgen.backend import for_runner
-    from sfgen.execute import run_snakemake
+    from sfgen.drive import run_snakemake
     from sfgen.options import with_defaults
 
     runner = for_runner(args.backend or args.runner or "processes")
@@ -233,8 +233,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_status(args: argparse.Namespace, argv: list[str]) -> int:
     from sfgen.progress import add_progress
-    from sfgen.report import Style, to_json, to_text
-    from sfgen.status import STATES, experiment_states, load_workflow, select
+    from sfgen.status_view import Style, to_json, to_text
+    from sfgen.state import STATES, experiment_states, load_workflow, select
 
     if args.watch is not None:
         from sfgen.watch import watch
@@ -262,7 +262,7 @@ def cmd_status(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
     from sfgen.html_report import write_report
-    from sfgen.status import plural
+    from sfgen.state import plural
 
     out = args.out or args.dir / "report.html"
     experiments, attempts = write_report(args.dir, out)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sfgen import backend, snakemake_internals
 from sfgen.exceptions import SfgenError
-from sfgen.launch import BACKEND_ENV
+from sfgen.launcher import BACKEND_ENV
 from sfgen.layout import SNAKEMAKE_LOCK
 from sfgen.slots import try_lock
 

@@ -135,7 +135,7 @@ def read_progress(path: Path | str, target: int | None) -> Progress | None:
 
 
 def add_progress(workflow_dir: Path, states: list[Any]) -> None:
-    """Set ``progress`` on each of ``states`` (``sfgen.status.ExperimentState``) whose log shows some.
+    """Set ``progress`` on each of ``states`` (``sfgen.state.ExperimentState``) whose log shows some.
     The logs directory is listed once, so experiments that never ran cost nothing."""
     from sfgen.layout import LOGS
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sfgen.confirm import confirmed
 from sfgen.layout import failure_elsewhere
-from sfgen.status import experiment_states, load_workflow, plural, select
+from sfgen.state import experiment_states, load_workflow, plural, select
 
 
 def reset(directory: Path, patterns: list[str], yes: bool) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from sfgen import __version__
 from sfgen.spec import ExperimentSpec
 
-_BEGIN = "EXPERIMENTS = sfgen.workflow.experiments(workflow, r'''\n"
+_BEGIN = "EXPERIMENTS = sfgen.parse_time.experiments(workflow, r'''\n"
 _END = "\n'''"
 _RUN_NAME = re.compile(r"^SFGEN_RUN = (.*)$", re.MULTILINE)
 

@@ -47,7 +47,7 @@ def _one_line_error(result: subprocess.CompletedProcess, expected: str, status: 
 
 
 def _compiled_options(workflow: Path) -> str:
-    return (workflow / "Snakefile").read_text().split("sfgen.workflow.configure(workflow, config, {", 1)[1].split("})")[0]
+    return (workflow / "Snakefile").read_text().split("sfgen.parse_time.configure(workflow, config, {", 1)[1].split("})")[0]
 
 
 # --- Sample Factory 2's command line and its defaults -------------------------------------------------------------

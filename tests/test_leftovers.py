@@ -73,7 +73,7 @@ def test_a_launcher_killed_takes_its_experiment_along_and_the_next_run_runs_it_o
     try:
         record = wait_for(lambda: probe_records(project.probes), what="the experiment to start")[0]
         launcher = psutil.Process(record["pid"]).parent()
-        assert "launch.py" in " ".join(launcher.cmdline())
+        assert "launcher.py" in " ".join(launcher.cmdline())
         launcher.kill()
         wait_for(lambda: not alive([record["pid"]]), timeout=10, what="the experiment to stop with its launcher")
         assert first.wait(timeout=60) != 0

@@ -334,7 +334,7 @@ def test_profiles_are_written_only_where_missing_so_a_users_edits_stay(project):
     assert (wf / "profiles" / "slurm" / "config.yaml").read_text() == packaged["slurm"]
     result = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())
     assert result.returncode == 0, result.stderr
-    assert "launch.py" in result.stdout + result.stderr  # the run used the edited profile
+    assert "launcher.py" in result.stdout + result.stderr  # the run used the edited profile
 
 
 def test_an_experiment_ignoring_sigint_and_sigterm_is_killed_after_kill_timeout(project):

@@ -19,4 +19,4 @@ def test_the_wheel_carries_profiles_templates_and_backends(tmp_path: Path):
     for data in ["templates/Snakefile.j2", "profiles/local/config.yaml", "profiles/slurm/config.yaml", "profiles/ngc/config.yaml"]:
         assert f"sfgen/{data}" in names
         assert (ROOT / data).is_file()  # the top-level folders are the source of what ships
-    assert {"sfgen/slurm/template.py", "sfgen/ngc/submit.py", "sfgen/launch.py"} <= names
+    assert {"sfgen/slurm/template.py", "sfgen/ngc/submit.py", "sfgen/launcher.py"} <= names

@@ -221,7 +221,7 @@ def test_an_experiment_that_outlived_its_launcher_is_waited_for_never_started_tw
         orphan = wait_for(lambda: still_running(first, project.root / "first.log") and probe_records(project.probes),
                           what="the experiment to start")[0]
         launcher = psutil.Process(orphan["pid"]).parent()
-        assert "launch.py" in " ".join(launcher.cmdline())
+        assert "launcher.py" in " ".join(launcher.cmdline())
         launcher.kill()  # the launcher dies, its experiment goes on
         assert first.wait(timeout=60) != 0
         assert alive([orphan["pid"]]) == [orphan["pid"]]

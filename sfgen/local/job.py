@@ -1,6 +1,6 @@
 """The local backend inside each launcher: a GPU slot and a run slot, and the run's own interpreter.
 
-Loaded by the launcher (``sfgen.launch``) when the run exported ``SFGEN_BACKEND=local``; standard library
+Loaded by the launcher (``sfgen.launcher``) when the run exported ``SFGEN_BACKEND=local``; standard library
 and ``sfgen.slots`` only, since every experiment's launcher imports it while the first wave starts.
 """
 

@@ -30,7 +30,7 @@ from sfgen import proctree
 from sfgen.layout import cancel_request
 from sfgen.slots import gpu_ids
 
-LAUNCHER = Path(__file__).resolve().parent.parent / "launch.py"
+LAUNCHER = Path(__file__).resolve().parent.parent / "launcher.py"
 _POLL_S = 1.0  # how often cancel requests are looked for
 
 

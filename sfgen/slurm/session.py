@@ -37,7 +37,7 @@ from sfgen.slurm.job import RUN_ID_ENV
 from sfgen.slurm.jobs import SlurmJob, forget_ended_bundles, job_order, live_jobs, rename
 from sfgen.slurm.pack import Packer
 from sfgen.snakefile import find_experiment
-from sfgen.workflow import job_options
+from sfgen.parse_time import job_options
 
 MIN_JOB_AGE_NEEDED = 300  # s: the plugin checks at most 180 s apart; a finished job must still be listed
 

@@ -35,9 +35,9 @@ from sfgen.compile import Compiled
 from sfgen.layout import LOGS, MARKERS, RUNNING_DIR
 from sfgen.explog import tail
 from sfgen.markers import read_record
-from sfgen.report import Style, safe
+from sfgen.status_view import Style, safe
 from sfgen.spec import ExperimentSpec
-from sfgen.status import ExperimentState, experiment_states
+from sfgen.state import ExperimentState, experiment_states
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _LOOK_EVERY = 0.25  # s between two looks at the workflow dir, at least (more when a look is slow)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sfgen.backend import every
 from sfgen.explog import tail
-from sfgen.status import STATES, ExperimentState, Workflow, plural, summary
+from sfgen.state import STATES, ExperimentState, Workflow, plural, summary
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _COLOURS = {"done": "32", "failed": "31", "running": "33", "bold": "1", "dim": "2"}

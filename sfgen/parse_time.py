@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sfgen import backend, launch, set_aside, snakemake_internals
+from sfgen import backend, launcher, set_aside, snakemake_internals
 from sfgen.exceptions import SfgenError
 from sfgen.options import RUNTIME_OPTIONS, validated
 from sfgen.snakefile import decode_block
@@ -83,17 +83,17 @@ def set_aside_command() -> str:
 
 def launch_command(workflow: Any, config: dict[str, Any]) -> str:
     """The shell words that start the launcher for a rule (its name is appended by the rule): the file
-    ``sfgen/launch.py`` run with ``-S``, the workflow's Snakefile and the options its jobs need, with the
+    ``sfgen/launcher.py`` run with ``-S``, the workflow's Snakefile and the options its jobs need, with the
     Snakefile's stamp as parsed: a launcher refuses to run an experiment from a Snakefile recompiled since
     (compile refuses while Snakemake holds the workflow's lock, which it takes only after parsing)."""
     snakefile = os.path.abspath(workflow.main_snakefile)
-    return shlex.join([sys.executable, "-S", launch.__file__, snakefile, job_options(workflow, config)])
+    return shlex.join([sys.executable, "-S", launcher.__file__, snakefile, job_options(workflow, config)])
 
 
 def job_options(workflow: Any, config: dict[str, Any]) -> str:
     """The options every launcher gets (JSON): the run's options and the Snakefile's stamp."""
     options = {name: config[name] for name in RUNTIME_OPTIONS if name in config}
-    options[launch.STAMP] = launch.stamp(Path(workflow.main_snakefile))
+    options[launcher.STAMP] = launcher.stamp(Path(workflow.main_snakefile))
     return json.dumps(options, sort_keys=True)
 
 

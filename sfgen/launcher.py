@@ -1,7 +1,7 @@
 """The launcher each experiment job runs: GPU slot, environment, log file, completion marker.
 
-Invoked by the generated Snakefile as ``python -S .../sfgen/launch.py SNAKEFILE OPTIONS_JSON RULE``
-(``sfgen.workflow.launch_command``). It runs the experiment's argv without a shell in a session of its
+Invoked by the generated Snakefile as ``python -S .../sfgen/launcher.py SNAKEFILE OPTIONS_JSON RULE``
+(``sfgen.parse_time.launch_command``). It runs the experiment's argv without a shell in a session of its
 own and holds its whole process tree (``sfgen.proctree``), so that an interrupt (SIGINT, SIGTERM,
 SIGHUP, or Snakemake dying) stops all of it, and so does the experiment's end: nothing it started
 outlives it. It writes the marker only after exit 0, and a failure record for every other end, its own
@@ -301,7 +301,7 @@ class Launcher:
 
 
 def main(argv: list[str]) -> int:
-    """``argv``: SNAKEFILE OPTIONS_JSON RULE, as ``sfgen.workflow.launch_command`` writes them."""
+    """``argv``: SNAKEFILE OPTIONS_JSON RULE, as ``sfgen.parse_time.launch_command`` writes them."""
     if len(argv) != 3:
         print(f"usage: python -S {__file__} SNAKEFILE OPTIONS_JSON RULE (run by sfgen's Snakefile)", file=sys.stderr)
         return 2
