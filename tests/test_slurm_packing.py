@@ -11,6 +11,7 @@ experiment; Ctrl-C cancels a bundle.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -131,11 +132,13 @@ def test_a_failing_experiment_leaves_its_three_bundle_mates_done(packed: Packed)
     assert sorted(len(names) for job, names in shared.items() if job != rerun_job) == [3, 4]
 
 
-def test_the_rerun_submits_one_job_that_runs_only_the_failed_experiment(packed: Packed) -> None:
+def test_the_rerun_submits_one_job_that_runs_only_the_failed_experiment(packed: Packed, slurm_cluster: SlurmCluster) -> None:
     assert packed.second.returncode != 0
     new = packed.jobs_second[len(packed.jobs_first) :]
     assert len(new) == 1, packed.second.stderr[-3000:]
     assert len(packed.bundles[new[0]["id"]]) == 1 and "see_5" in packed.bundles[new[0]["id"]][0]
+    # one experiment at two per GPU asks for one GPU, not the job's two
+    assert re.search(r"TresPerJob=gres:gpu:1\s", slurm_cluster.run("scontrol", "show", "job", new[0]["id"]).stdout)
     again = packed.records_second[len(packed.records_first) :]
     assert [experiment_of(r) for r in again] == [experiment_of(r) for r in packed.records_first if "see_5" in experiment_of(r)]
 

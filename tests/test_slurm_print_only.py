@@ -116,15 +116,20 @@ def test_print_only_with_packing_prints_one_sbatch_per_bundle_with_its_experimen
     before = sorted(tmp_path.rglob("*"))
     result = run_cli(
         "run", f"--run={run}", "--runner=slurm", "--slurm_print_only=True", "--slurm_gpus_per_job=2",
-        "--slurm_cpus_per_gpu=3", "--experiments_per_gpu=1", "--slurm_experiments_per_job=2", cwd=tmp_path, env=env,
+        "--slurm_cpus_per_gpu=3", "--slurm_mem_mb=1000", "--experiments_per_gpu=1", "--slurm_experiments_per_job=2",
+        cwd=tmp_path, env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "5 experiments in 3 Slurm jobs of at most 2" in result.stdout
-    assert result.stdout.count("sbatch --cpus-per-gpu=3 --gpus=2 --output .snakemake/slurm_logs/bundles/%j.log") == 3
     blocks = result.stdout.split("\n[")[1:]
     assert [block.split("]")[0] for block in blocks] == ["1/3", "2/3", "3/3"]
     assert [block.count("  - ") for block in blocks] == [2, 2, 1]
-    assert blocks[0].count("on the job's GPU 0") == 1 and blocks[0].count("on the job's GPU 1") == 1
+    log = "--output .snakemake/slurm_logs/bundles/%j.log"
+    for block in blocks[:2]:  # full bundles ask for the whole job
+        assert f"sbatch --mem 1000 --cpus-per-gpu=3 --gpus=2 {log}" in block, block
+        assert block.count("on the job's GPU 0") == 1 and block.count("on the job's GPU 1") == 1
+    # the part-filled last bundle asks only for the GPU its one experiment fills, and that share of memory
+    assert f"sbatch --mem 500 --cpus-per-gpu=3 --gpus=1 {log}" in blocks[2] and "on the job's GPU 0" in blocks[2]
     for seed in range(5):
         assert f"--seed={seed} --experiment=0{seed}_probe_see_{seed}" in result.stdout
     assert sorted(tmp_path.rglob("*")) == before and not calls.exists()

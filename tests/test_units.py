@@ -16,7 +16,7 @@ from sfgen.options import validated, with_defaults
 from sfgen.status_view import rows
 from sfgen.slots import claim, gpu_ids, try_lock
 from sfgen.slurm.bundle import pinned
-from sfgen.slurm.pack import chunks
+from sfgen.slurm.pack import bundle_resources, chunks
 from sfgen.spec import ExperimentSpec
 from sfgen.state import ExperimentState
 
@@ -33,6 +33,16 @@ def test_a_bundle_pins_its_experiments_round_robin_to_the_gpus_slurm_gave_its_jo
     assert pinned(["a", "b", "c", "d"], ["2", "3"], 2) == ["2", "3", "2", "3"]  # two per GPU at most
     assert pinned(["a", "b", "c"], ["2", "3"], -1) == [None, None, None]  # -1: every GPU visible to all
     assert chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_a_part_filled_bundle_asks_only_for_the_gpus_and_share_of_memory_its_experiments_fill() -> None:
+    job = {"slurm_gpus_per_job": 8, "slurm_cpus_per_gpu": 12, "slurm_mem_mb": 64000, "experiments_per_gpu": 4}
+    assert bundle_resources(job, 32) == {"gpu": 8, "cpus_per_gpu": 12, "mem_mb": 64000}  # full: the whole job
+    assert bundle_resources(job, 5) == {"gpu": 2, "cpus_per_gpu": 12, "mem_mb": 16000}  # 5 at 4 per GPU: 2 GPUs
+    shared = {**job, "experiments_per_gpu": -1}  # all of them share every GPU: the job keeps them all
+    assert bundle_resources(shared, 1) == {"gpu": 8, "cpus_per_gpu": 12, "mem_mb": 64000}
+    cpu_only = {"slurm_gpus_per_job": 0, "slurm_cpus_per_gpu": 4, "experiments_per_gpu": 2}
+    assert bundle_resources(cpu_only, 1) == {"cpus_per_task": 4}
 
 
 def test_experiments_per_slurm_job_must_fit_the_jobs_gpu_slots() -> None:

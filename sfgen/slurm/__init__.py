@@ -68,19 +68,21 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
             print(f"  its output: {spec.log} in the workflow dir")
         return 0
     from sfgen.slurm.bundle import pinned
-    from sfgen.slurm.pack import chunks
+    from sfgen.slurm.pack import bundle_resources, chunks
 
     by_rule = {spec.rule: spec for spec in specs}
     bundles = chunks(sorted(by_rule), per_job)
-    gpus = [str(index) for index in range(options["slurm_gpus_per_job"])]
     print(
         f"sfgen: print only, nothing submitted or written: {len(specs)} experiments in {len(bundles)} Slurm jobs of "
         f"at most {per_job} (when all are submitted at once), as snakemake --profile profiles/slurm would submit them:"
     )
     for index, rules in enumerate(bundles):
         print(f"[{index + 1}/{len(bundles)}] one Slurm job, {len(rules)} experiments at once")
-        print(f"  sbatch {flags} --output {shlex.quote(str(slurm_bundle_log(log_dir(options), '%j')))}")
-        print(f"  resources: {', '.join(f'{k}={v}' for k, v in resources.items())}")
+        asked = bundle_resources(options, len(rules))
+        gpus = [str(gpu) for gpu in range(asked.get("gpu", 0))]
+        print(f"  sbatch {shlex.join(sbatch_flags(asked))} --output "
+              f"{shlex.quote(str(slurm_bundle_log(log_dir(options), '%j')))}")
+        print(f"  resources: {', '.join(f'{k}={v}' for k, v in asked.items())}")
         for rule, gpu in zip(rules, pinned(rules, gpus, options["experiments_per_gpu"])):
             spec = by_rule[rule]
             where = f"on the job's GPU {gpu}" if gpu is not None else "with all of the job's GPUs"

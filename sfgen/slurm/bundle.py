@@ -41,6 +41,12 @@ def pinned(rules: list[str], gpus: list[str], per_gpu: int) -> list[str | None]:
     return [gpus[index % len(gpus)] for index in range(len(rules))]
 
 
+def gpus_asked(gpus_per_job: int, per_gpu: int, size: int) -> int:
+    """The GPUs a bundle of ``size`` asks for (``sfgen.slurm.pack``): a part-filled one only those its
+    experiments fill at ``per_gpu`` each; with ``per_gpu`` -1 all of the job's, which all of them share."""
+    return min(gpus_per_job, -(-size // per_gpu)) if per_gpu > 0 else gpus_per_job
+
+
 def main(argv: list[str]) -> int:
     """``argv``: SNAKEFILE OPTIONS_JSON RULE..., as ``sfgen.slurm.pack`` submits them."""
     if len(argv) < 3:
@@ -51,7 +57,8 @@ def main(argv: list[str]) -> int:
     options = json.loads(options_json)
     per_gpu = int(options.get("experiments_per_gpu", -1))
     # the job's GPUs as Slurm lists them, mapped as a local run maps a parent CUDA_VISIBLE_DEVICES
-    gpus = gpu_ids(int(options["slurm_gpus_per_job"]), os.environ.get("CUDA_VISIBLE_DEVICES")) if per_gpu > 0 else []
+    asked = gpus_asked(int(options["slurm_gpus_per_job"]), per_gpu, len(rules))
+    gpus = gpu_ids(asked, os.environ.get("CUDA_VISIBLE_DEVICES")) if per_gpu > 0 else []
     placement = pinned(rules, gpus, per_gpu)
     launchers: dict[str, subprocess.Popen] = {}
     stopped: list[int] = []

@@ -41,6 +41,20 @@ def chunks(rules: list[str], per_job: int) -> list[list[str]]:
     return [rules[start : start + per_job] for start in range(0, len(rules), per_job)]
 
 
+def bundle_resources(config: dict[str, Any], size: int) -> dict[str, Any]:
+    """What a bundle of ``size`` experiments asks for: the whole job's resources, but a part-filled bundle (a
+    sweep's last, a rerun's few) holds no idle GPU: only those its experiments fill (``bundle.gpus_asked``),
+    and memory in that share."""
+    resources = rule_resources(config)
+    gpus = resources.get("gpu", 0)
+    needed = bundle.gpus_asked(gpus, int(config["experiments_per_gpu"]), size)
+    if needed < gpus:
+        resources["gpu"] = needed
+        if "mem_mb" in resources:
+            resources["mem_mb"] = -(-int(resources["mem_mb"]) * needed // gpus)
+    return resources
+
+
 def bundle_argv(snakefile: Path, options_json: str, rules: list[str]) -> list[str]:
     """What the job runs: the bundle runner with this interpreter, the Snakefile, the launchers' options."""
     return [sys.executable, "-S", bundle.__file__, str(snakefile), options_json, *rules]
@@ -57,7 +71,7 @@ class Packer:
         self.run_name = run_name
         self.log_dir = log_dir
         self.per_job = int(config["slurm_experiments_per_job"])
-        self.flags = sbatch_flags(rule_resources(config))
+        self.config = config
         self.options_json = options_json
 
     def submit(self, rules: list[str]) -> list[tuple[list[str], Attach | str]]:
@@ -72,7 +86,8 @@ class Packer:
         log.parent.mkdir(parents=True, exist_ok=True)
         argv = [
             "sbatch", "--parsable", "--job-name", self.run_name, "--output", str(log), "--export=ALL",
-            "--comment", f"{BUNDLE_COMMENT}{token}", "-D", str(self.workdir), *self.flags,
+            "--comment", f"{BUNDLE_COMMENT}{token}", "-D", str(self.workdir),
+            *sbatch_flags(bundle_resources(self.config, len(rules))),
             "/dev/stdin", *bundle_argv(self.snakefile, self.options_json, rules),
         ]
         try:
