@@ -47,12 +47,16 @@ def on_start(workflow: Any, config: dict[str, Any]) -> None:
     workflow, and have the backend of this run's executor prepare it."""
     gc.freeze()  # the rules and the DAG live until the end: keep them out of every later collection
     gc.enable()
-    _lock_workflow(Path(workflow.main_snakefile).resolve().parent)
-    running = _backend(workflow)
-    if running is not None:
-        # inherited by every job (the slurm plugin submits with --export=ALL): the launchers load sfgen.<name>.job
-        os.environ[BACKEND_ENV] = running.name
-        running.on_start(workflow, config)
+    try:
+        _lock_workflow(Path(workflow.main_snakefile).resolve().parent)
+        running = _backend(workflow)
+        if running is not None:
+            # inherited by every job (the slurm plugin submits with --export=ALL): the launchers load sfgen.<name>.job
+            os.environ[BACKEND_ENV] = running.name
+            running.on_start(workflow, config)
+    except BaseException:
+        snakemake_internals.release_executor(workflow)  # else a cluster executor's threads keep it alive
+        raise
 
 
 def on_end(workflow: Any, config: dict[str, Any]) -> None:

@@ -33,6 +33,12 @@ snakemake-executor-plugin-slurm 2.x (see pyproject.toml for the range the tests 
   the markers are flagged ``update()``, is dropped (there is nothing to restore: a failed experiment never
   had a marker), and so is the block announcing ``rule all``, whose ``input:`` line names every marker
   (kilobytes for a large sweep). Without it, those lines are printed.
+* A remote executor's ``wait`` flag, cleared when sfgen refuses a run at its start (``onstart``: the
+  workflow is already running elsewhere, the backend cannot start). Snakemake shuts its executor down
+  only from the scheduler's loop, which an error in ``onstart`` never reaches, and the cluster-generic
+  executor's sidecar threads (``profiles/ngc``) run until that flag is cleared and are not daemons.
+  (``shutdown()`` clears it too, but first waits out a whole status-check interval.) Without it, such a
+  refused ``snakemake --profile profiles/ngc`` prints its error and never exits.
 * Snakemake's ``threading.Timer`` s, cancelled at the end: its rate limiter leaves one per round, which
   keeps a finished Snakemake alive for up to a second (speed only).
 """
@@ -219,6 +225,16 @@ def pace_job_starts(workflow: Any, jobs: int, per: str) -> None:
         from snakemake.settings.types import MaxJobsPerTimespan
 
         workflow.scheduler.job_rate_limiter = JobRateLimiter(MaxJobsPerTimespan(jobs, per))
+
+
+def release_executor(workflow: Any) -> None:
+    """Let the executor's threads end in a run refused at its start, so that the process exits (module
+    docstring). Nothing was submitted, so nothing else needs shutting down."""
+    executor = _executor(workflow)
+    lock = getattr(executor, "lock", None)
+    if lock is not None and hasattr(executor, "wait"):
+        with lock:
+            executor.wait = False
 
 
 def cancel_timers() -> None:

@@ -237,6 +237,25 @@ def test_crash_reattaches_and_ctrl_c_kills_the_submitted_jobs_and_a_rerun_submit
              what="all four jobs to be killed")
 
 
+def test_a_second_snakemake_on_a_running_ngc_workflow_is_refused_and_exits_leaving_the_first_s_job(project):
+    """The refusal comes from onstart, after cluster-generic started its sidecar: the run must still end."""
+    run = write_sweep(project, [{"seed": 0, "sleep": 120}])
+    template = write_template(project)
+    env = ngc_env(project)
+    assert run_cli("compile", f"--run={run}", "--out=wf", f"--ngc_job_template={template}", "--pause_between=0",
+                   cwd=project.root, env=env).returncode == 0
+    first = _snakemake(project, env)
+    try:
+        wait_for(lambda: len(probe_records(project.probes)) == 1, timeout=90, what="the NGC job to run")
+        second = run_snakemake("--profile", "profiles/ngc", cwd=project.root / "wf", env=env, timeout=60)
+        assert second.returncode != 0 and "another Snakemake" in second.stderr, second.stderr[-2000:]
+        assert len(ngc_calls(project, "batch run")) == 1 and ngc_calls(project, "batch kill") == []
+        assert first.poll() is None and ngc_job(project, ngc_job_ids(project)[0])["status"] == "RUNNING"
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.wait(timeout=60)
+
+
 def test_an_ngc_outage_never_aborts_the_workflow_and_a_rerun_reattaches_to_the_finished_job(project):
     run = write_sweep(project, [{"seed": 0, "sleep": 0}])
     template = write_template(project)

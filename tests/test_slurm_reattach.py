@@ -221,3 +221,24 @@ def test_a_job_that_dies_before_the_launcher_is_failed_with_the_job_logs_tail(
     text = run_cli("status", "--failed", cwd=wf, env=env).stdout
     assert f"Slurm job {cancelled['slurm_job_id']} ended CANCELLED before the experiment could run" in text
     assert f"Slurm log: {broken['job_log']}" in text and "| SystemExit: 7" in text  # the job log's tail
+
+
+def test_a_second_snakemake_on_a_running_slurm_workflow_is_refused_and_leaves_the_first_s_job(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    env = slurm_cluster.run_env(clean_env())
+    wf = compile_sweep(tmp_path, env, [{"seed": 0, "sleep": 120}], gpus=1)
+    first = start_snakemake(wf, env, tmp_path / "first.log")
+    try:
+        wait_for(lambda: len(probe_records(tmp_path / "probes")) == 1, 60, "the experiment to run")
+        second = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm"], cwd=wf, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and "another Snakemake" in second.stderr, second.stderr[-2000:]
+        assert [job["state"] for job in slurm_cluster.jobs_in(wf)] == ["RUNNING"]  # nothing submitted or cancelled
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)  # Ctrl-C: Snakemake cancels its job
+        try:
+            first.wait(60)
+        except subprocess.TimeoutExpired:
+            kill_9(first)
