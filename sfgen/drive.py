@@ -32,12 +32,12 @@ from typing import Any, Callable, TextIO
 from sfgen import proctree
 from sfgen.backend import every
 from sfgen.compile import Compiled
-from sfgen.layout import LOGS, MARKERS, RUNNING_DIR
 from sfgen.explog import tail
+from sfgen.layout import LOGS, MARKERS, RUNNING_DIR
 from sfgen.markers import read_record
-from sfgen.status_view import Style, safe
 from sfgen.spec import ExperimentSpec
 from sfgen.state import ExperimentState, experiment_states
+from sfgen.status_view import Style, safe
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _LOOK_EVERY = 0.25  # s between two looks at the workflow dir, at least (more when a look is slow)

@@ -31,8 +31,8 @@ from sfgen.attempts import Attempt, read_attempts
 from sfgen.explog import tail
 from sfgen.markers import write_atomic
 from sfgen.progress import add_progress
-from sfgen.status_view import count, duration, frames_text, mean_reward, reward_text, rows, safe, where
 from sfgen.state import STATES, ExperimentState, Workflow, experiment_states, load_workflow, summary
+from sfgen.status_view import count, duration, frames_text, mean_reward, reward_text, rows, safe, where
 from sfgen.watch import machine, sweep_times
 
 _MAX_TAILS = 100  # failures shown with their log tails, the latest first

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from sfgen.explog import tail
 from sfgen.progress import Progress, add_progress
-from sfgen.status_view import Style, duration, gpu_and_host, progress_text, reward_text, safe
 from sfgen.state import STATES, ExperimentState, Workflow, experiment_states, load_workflow, plural, summary
 from sfgen.state import select as pick
+from sfgen.status_view import Style, duration, gpu_and_host, progress_text, reward_text, safe
 
 _MAX_FAILURES = 3
 _BAR_CHARS = {"done": "#", "failed": "x", "running": ">", "pending": "."}

@@ -111,6 +111,13 @@ def probe_cmd(probe_dir: Path, *extra: str) -> str:
     return " ".join([sys.executable, str(PROBE), f"--probe_dir={probe_dir}", *extra])
 
 
+def undeclared(record: dict) -> set[str]:
+    """Fields of a marker or failure record that its type (``sfgen.markers.Record``) does not declare."""
+    from sfgen.markers import Record
+
+    return set(record) - set(Record.__annotations__)
+
+
 def probe_records(probe_dir: Path) -> list[dict]:
     """Every recorded run, in start order."""
     records = [json.loads(path.read_text()) for path in probe_dir.glob("*.json")]

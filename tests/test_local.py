@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (
     PROBE, alive, clean_env, experiment_of, option_of, probe_cmd, probe_records, run_cli, run_snakemake, start_logged,
-    start_snakemake, still_running, wait_for,
+    start_snakemake, still_running, undeclared, wait_for,
 )
 
 
@@ -67,6 +67,7 @@ def test_compile_then_snakemake_runs_everything_once_and_nothing_the_second_time
     assert len(probe_records(project.probes)) == 4
     marker = json.loads(next((wf / "markers").glob("*.done")).read_text())
     assert marker["exit_code"] == 0 and marker["sfgen_version"] and marker["host"] and marker["start"] and marker["end"]
+    assert not undeclared(marker)
     assert (project.root / "train_dir").exists() is False  # the probe writes nothing there; the cwd is the project
     assert probe_records(project.probes)[0]["cwd"] == str(project.root)
 
@@ -89,6 +90,7 @@ def test_limits_gpu_pinning_failure_and_rerun_of_only_the_failed(project):
     failure = json.loads(failures[0].read_text())
     assert failure["exit_code"] == 3 and "see_4" in failure["name"]
     assert failure["interrupted"] is False  # it failed on its own
+    assert not undeclared(failure)
     assert "exit 3" in (wf / failure["log"]).read_text()
 
     rerun = run_snakemake("--profile", "profiles/local", cwd=wf, env=clean_env())

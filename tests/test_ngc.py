@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake, wait_for
+from conftest import (
+    TESTS, clean_env, experiment_of, probe_cmd, probe_records, run_cli, run_snakemake, undeclared, wait_for,
+)
 
 FAKE_NGC = TESTS / "fake_ngc"
 # test-only: check every second, submit without the profile's rate limit (so pause_between alone spaces them)
@@ -141,9 +143,10 @@ def test_sf_template_submits_each_experiment_once_tracks_it_and_reruns_only_the_
         assert marker["ngc_status"] == "FINISHED_SUCCESS" and marker["exit_code"] == 0
         assert marker["cmd"] == experiment["cmd"] and marker["start"] and marker["end"]
         assert ngc_job(project, marker["ngc_job_id"])["name"] == experiment["name"]
+        assert not undeclared(marker)
     assert not (wf / bad["marker"]).exists()
     failure = json.loads((wf / f"markers/{bad['rule']}.failed").read_text())
-    assert failure["ngc_status"] == "FAILED" and failure["exit_code"] == 3
+    assert failure["ngc_status"] == "FAILED" and failure["exit_code"] == 3 and not undeclared(failure)
     assert f"NGC job {failure['ngc_job_id']} ended FAILED" in (wf / bad["log"]).read_text()
 
     rerun = run_cli(*args, cwd=project.root, env=env)

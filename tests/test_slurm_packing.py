@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import alive, clean_env, experiment_of, probe_records, run_cli, run_snakemake
+from conftest import alive, clean_env, experiment_of, probe_records, run_cli, run_snakemake, undeclared
 from test_slurm_reattach import kill_9, start_snakemake, wait_for, write_sweep
 
 from tests import slurm_cluster as cluster_module
@@ -104,6 +104,7 @@ def test_each_experiment_sees_one_gpu_of_its_own_job_and_no_gpu_runs_more_than_t
     assert all(len(runs) == 2 and most_at_once(runs) <= 2 for runs in by_gpu.values()), by_gpu
     markers = [json.loads(path.read_text()) for path in (packed.wf / "markers").glob("*.done")]
     assert all(marker["gpu"] in packed.job_gpus[marker["slurm_job_id"]].split(",") for marker in markers)
+    assert all(not undeclared(marker) for marker in markers)
 
 
 def test_a_failing_experiment_leaves_its_three_bundle_mates_done(packed: Packed) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import clean_env, experiment_of, probe_cmd, probe_records, run_cli
+from conftest import clean_env, experiment_of, probe_cmd, probe_records, run_cli, undeclared
 
 from tests import slurm_cluster as cluster_module
 from tests.slurm_cluster import SlurmCluster
@@ -218,6 +218,9 @@ def test_a_job_that_dies_before_the_launcher_is_failed_with_the_job_logs_tail(
 
     assert "prelude: module load cuda/99 failed" in (wf / broken["job_log"]).read_text()
     assert cancelled["job_log"] is None  # it never started: Slurm wrote no log
+    for experiment in experiments:  # the records Snakemake's side wrote: typed, and naming their job
+        record = json.loads((wf / "markers" / f"{experiment['rule']}.failed").read_text())
+        assert not undeclared(record) and record["job"] == f"Slurm job {record['slurm_job_id']}"
     text = run_cli("status", "--failed", cwd=wf, env=env).stdout
     assert f"Slurm job {cancelled['slurm_job_id']} ended CANCELLED before the experiment could run" in text
     assert f"Slurm log: {broken['job_log']}" in text and "| SystemExit: 7" in text  # the job log's tail

@@ -13,12 +13,12 @@ from sfgen.exceptions import OptionError
 from sfgen.explog import tail
 from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.options import validated, with_defaults
-from sfgen.status_view import rows
 from sfgen.slots import claim, gpu_ids, try_lock
 from sfgen.slurm.bundle import pinned
 from sfgen.slurm.pack import bundle_resources, chunks
 from sfgen.spec import ExperimentSpec
 from sfgen.state import ExperimentState
+from sfgen.status_view import rows
 
 
 def spec(rule: str = "exp_00_a", params: dict[str, str] | None = None, root_dir: str = "run/a_") -> ExperimentSpec:

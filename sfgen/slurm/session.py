@@ -33,11 +33,11 @@ from sfgen import layout, snakemake_internals
 from sfgen.exceptions import ClusterQueryError
 from sfgen.explog import note, now
 from sfgen.markers import attempt_record, read_record, write_record
-from sfgen.slurm.job import RUN_ID_ENV
+from sfgen.parse_time import job_options
+from sfgen.slurm.job import JOB_LABEL, RUN_ID_ENV
 from sfgen.slurm.jobs import SlurmJob, forget_ended_bundles, job_order, live_jobs, rename
 from sfgen.slurm.pack import Packer
 from sfgen.snakefile import find_experiment
-from sfgen.parse_time import job_options
 
 MIN_JOB_AGE_NEEDED = 300  # s: the plugin checks at most 180 s apart; a finished job must still be listed
 
@@ -171,6 +171,7 @@ class Follower:
         record = attempt_record(
             spec,
             slurm_job_id=job_id,
+            job=f"{JOB_LABEL} {job_id}" if job_id is not None else None,
             exit_code=None,
             start=None,
             end=now(),
