@@ -254,10 +254,11 @@ class Launcher:
                       "sfgen reset NAME redoes it", in_log=True)
             return 0
         failure = read_record(self.workflow_dir / self.spec.failure)
-        if failure is not None and hasattr(self.job, "refuse_retry") and self.job.refuse_retry(failure):
-            # a retry meant for experiments Slurm stopped
-            self._say(f"failed on its own earlier in this run (exit {failure['exit_code']}): not run again")
-            return int(failure["exit_code"]) or 1
+        refused = self.job.refuse_retry(self.workflow_dir, self.spec.rule, failure) if (
+            failure is not None and hasattr(self.job, "refuse_retry")) else None
+        if refused:  # a retry meant for experiments Slurm stopped
+            self._say(refused)
+            return int(failure.get("exit_code") or 1)
         # Everything that does not need the slot is done before waiting for it: a freed slot passes on
         # to an experiment that is ready to start.
         command = self._command()

@@ -76,5 +76,6 @@ def slurm_bundle(token: str) -> Path:
 
 
 def cancel_request(rule: str) -> Path:
-    """Holds the id of the Slurm job asked to stop ``rule`` while its bundle-mates go on."""
+    """Holds the id of the Slurm job ``sfgen cancel`` stopped ``rule`` in: a bundle's runner stops just
+    that experiment, and this run's retries do not run it again (``sfgen.slurm.job.cancelled``)."""
     return CANCEL_REQUESTS_DIR / rule

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import alive, clean_env, probe_cmd, probe_records, run_cli, start_snakemake, wait_for
+from conftest import alive, clean_env, experiment_of, probe_cmd, probe_records, run_cli, start_snakemake, wait_for
 
 from tests import slurm_cluster as cluster_module
 from tests.slurm_cluster import SlurmCluster
@@ -125,3 +125,34 @@ def test_cancel_on_slurm_scancels_one_job_then_stops_the_run(slurm_cluster: Slur
     records = probe_records(project.probes)
     assert len(records) == 2
     wait_for(lambda: alive(pids_of(records)) == [], timeout=30, what="the experiments to end with their jobs")
+
+
+def test_a_cancelled_experiment_is_not_run_again_by_the_runs_time_limit_retries(slurm_cluster: SlurmCluster, project) -> None:
+    """With slurm_runtime, Snakemake retries what Slurm stopped (a time limit); an experiment stopped with
+    sfgen cancel, running or still queued, stays stopped: its retry ends at once without running it."""
+    env = slurm_cluster.run_env(clean_env())
+    wf = compile_sleepers(project, 2, "--slurm_gpus_per_job=4", "--slurm_cpus_per_gpu=1", "--slurm_runtime=10",
+                          "--slurm_timeout_retries=1")  # one job holds all four GPUs: the other waits behind it
+    log = project.root / "run.log"
+    proc = start_snakemake("--profile", "profiles/slurm", cwd=wf, log=log, env=env)
+    try:
+        wait_for(lambda: len(probe_records(project.probes)) == 1, timeout=90, what="one experiment running")
+        rows = states(wf, env)
+        running = experiment_of(probe_records(project.probes)[0])
+        queued = next(name for name in rows if name != running)
+        assert slurm_cluster.job_state(rows[queued]["slurm_job_id"]) == "PENDING"
+        for name in (queued, running):
+            assert run_cli("cancel", name, cwd=wf, env=env).returncode == 0
+            assert slurm_cluster.wait_for_state(rows[name]["slurm_job_id"], timeout=60) == "CANCELLED"
+        assert proc.wait(timeout=240) != 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(slurm_cluster.jobs_in(wf)) == 4  # Snakemake retried each once; each retry ended at once
+    assert [experiment_of(record) for record in probe_records(project.probes)] == [running]  # never again
+    after = states(wf, env)
+    assert after[queued]["state"] == "failed" and after[queued]["exit_code"] is None
+    assert f"cancelled with sfgen cancel before it started (Slurm job {rows[queued]['slurm_job_id']})" in after[queued]["reason"]
+    stopped = json.loads((wf / "markers" / f"{after[running]['rule']}.failed").read_text())
+    assert after[running]["state"] == "failed" and stopped["interrupted"] is True
+    assert log.read_text().count("cancelled with sfgen cancel earlier in this run: not run again") == 2

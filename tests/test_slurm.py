@@ -265,6 +265,8 @@ def test_a_job_slurm_stops_is_killed_whole_and_resubmitted_and_a_crash_is_not_re
     crash_jobs = [job for job in slurm_cluster.jobs_in(wf) if "crash" in job["rule"]]
     assert len(crash_jobs) == 2 and len((state / "crash.runs").read_text().split()) == 1
     assert "failed on its own earlier in this run (exit 3): not run again" in output
+    crash = json.loads(next((wf / "markers").glob("*crash*.failed")).read_text())
+    assert crash["exit_code"] == 3 and crash["slurm_job_id"] == crash_jobs[0]["id"]  # the refused retry kept it
 
 
 def test_a_local_run_ignores_the_slurm_options_and_template(tmp_path: Path) -> None:

@@ -100,8 +100,9 @@ class Slurm(Backend):
         return None
 
     def cancel(self, workflow_dir: Path, jobs: dict[str, LiveJob]) -> list[str]:
-        """``scancel`` the jobs; where a job packs other unfinished experiments too, ask it to stop just
-        these (``sfgen.slurm.bundle`` looks for the request every second)."""
+        """Request each experiment's stop, naming its job: this run's retries then do not run it again
+        (``sfgen.slurm.job``). ``scancel`` the jobs, except one that packs other unfinished experiments too:
+        its runner stops just these (``sfgen.slurm.bundle`` looks for the request every second)."""
         from sfgen.slurm.jobs import cancel, live_jobs
 
         try:
@@ -109,12 +110,9 @@ class Slurm(Backend):
             for rule, job in live_jobs(workflow_dir).items():
                 if not (workflow_dir / marker(rule)).is_file():
                     members.setdefault(job.job_id, set()).add(rule)
-            whole = {job.job_id for job in jobs.values()}
             for rule, job in jobs.items():
-                if not members.get(job.job_id, set()) <= set(jobs):
-                    write_atomic(workflow_dir / cancel_request(rule), job.job_id + "\n")
-                    whole.discard(job.job_id)
-            cancel(sorted(whole))
+                write_atomic(workflow_dir / cancel_request(rule), job.job_id + "\n")
+            cancel(sorted({job.job_id for job in jobs.values() if members.get(job.job_id, set()) <= set(jobs)}))
         except ClusterQueryError as error:
             return [str(error)]
         return []

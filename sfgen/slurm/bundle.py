@@ -8,8 +8,8 @@ checked is at most experiments_per_gpu; with -1 every experiment sees all of the
 its experiment exactly what it does in a job of its own (log, marker, failure record, its whole process
 tree), so bundle-mates never share a fate: one failing leaves the others' markers. A signal to the job
 (its time limit, scancel) reaches every launcher, and a launcher stops its experiment if this runner
-dies; ``sfgen cancel NAME`` stops one experiment alone through a request file this runner looks for
-every second. The job exits 0 only if every experiment did, so Slurm shows a bundle with a failure as FAILED;
+dies; ``sfgen cancel NAME`` stops one experiment alone through a request file naming this job, which this
+runner looks for every second. The job exits 0 only if every experiment did, so Slurm shows a bundle with a failure as FAILED;
 Snakemake's side then counts each experiment by its own marker (``sfgen.slurm.session``).
 """
 
@@ -27,8 +27,8 @@ if __name__ == "__main__":  # run as a file with -S: sfgen is imported from the 
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sfgen import proctree
-from sfgen.layout import cancel_request
 from sfgen.slots import gpu_ids
+from sfgen.slurm.job import cancelled
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "launcher.py"
 _POLL_S = 1.0  # how often cancel requests are looked for
@@ -76,9 +76,9 @@ def main(argv: list[str]) -> int:
     noun = "experiment" if len(rules) == 1 else "experiments"
     print(f"sfgen: Slurm job {job_id or '?'} on {os.uname().nodename} runs {len(rules)} {noun}: "
           f"{where}", file=sys.stderr, flush=True)
-    requests = [Path(snakefile).parent / cancel_request(rule) for rule in rules]
-    for rule, gpu, request in zip(rules, placement, requests):
-        if stopped or _requested(request, job_id):
+    workflow_dir = Path(snakefile).parent
+    for rule, gpu in zip(rules, placement):
+        if stopped or cancelled(workflow_dir, rule, job_id):
             continue
         env = dict(os.environ)
         if gpu is not None:
@@ -89,10 +89,11 @@ def main(argv: list[str]) -> int:
             stdin=subprocess.DEVNULL,
             preexec_fn=proctree.stopped_with_parent(signal.SIGTERM),
         )
+    asked: set[str] = set()  # stopped at sfgen cancel's request: signalled once
     while any(launcher.poll() is None for launcher in launchers.values()):
-        for rule, request in zip(rules, requests):
-            launcher = launchers.get(rule)
-            if launcher is not None and launcher.poll() is None and _requested(request, job_id):
+        for rule, launcher in launchers.items():
+            if rule not in asked and launcher.poll() is None and cancelled(workflow_dir, rule, job_id):
+                asked.add(rule)
                 with suppress(OSError):
                     launcher.send_signal(signal.SIGTERM)
         with suppress(subprocess.TimeoutExpired):  # back at once when it ends (the last one: the job ends)
@@ -102,18 +103,6 @@ def main(argv: list[str]) -> int:
     if stopped:
         return 128 + stopped[0]
     return (failed[0] if failed[0] > 0 else 128 - failed[0]) if failed else 0
-
-
-def _requested(request: Path, job_id: str) -> bool:
-    """Whether ``sfgen cancel`` asked this job to stop the experiment (a request naming another job is
-    stale: that job ended before it saw it). The request is used up."""
-    try:
-        asked = request.read_text().strip()
-    except OSError:
-        return False
-    with suppress(OSError):
-        request.unlink()
-    return asked == job_id
 
 
 if __name__ == "__main__":

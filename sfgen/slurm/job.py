@@ -4,9 +4,10 @@ submits with ``--export=ALL``).
 
 Timeouts: with ``slurm_runtime`` set, Snakemake retries failed jobs up to ``slurm_timeout_retries``
 times, and the trainer resumes from its checkpoint. Only experiments that Slurm stopped (time limit,
-preemption, cancel: the launcher was signalled) run again: a retry of one that failed on its own in this
-run ends at once with the same exit code, so a crashing experiment costs no GPU hours. The run id,
-exported to every job, tells this run's failures from earlier runs' ones, which a new run always redoes.
+preemption: the launcher was signalled) run again: a retry of one that failed on its own in this run, or
+that ``sfgen cancel`` stopped (its request names the job), ends at once, so a crashing experiment costs no
+GPU hours and a cancel holds. The run id, exported to every job, tells this run's failures from earlier
+runs' ones, which a new run always redoes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from sfgen.layout import cancel_request
 from sfgen.spec import ExperimentSpec
 
 JOB_LABEL = "Slurm job"  # how records and views name a job: "Slurm job 12"
@@ -42,11 +44,25 @@ def record_fields() -> dict[str, Any]:
     return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": job}
 
 
-def refuse_retry(failure: dict[str, Any] | None) -> bool:
-    """True when ``failure`` (an experiment's failure record) is from this run and not a stop (the launcher
-    was signalled, or the experiment ended by SIGTERM, SIGINT or SIGHUP, which Slurm may send it directly):
-    the launcher then ends Snakemake's retry at once instead of running the experiment again."""
-    run = os.environ.get(RUN_ID_ENV)
-    if not (run and failure and failure.get("slurm_run") == run):
+def cancelled(workflow_dir: Path, rule: str, job_id: str | None) -> bool:
+    """Whether ``sfgen cancel`` stopped the experiment in Slurm job ``job_id`` (its request names the job;
+    one naming another job is stale)."""
+    try:
+        return job_id is not None and (workflow_dir / cancel_request(rule)).read_text().strip() == job_id
+    except OSError:
         return False
-    return not failure.get("interrupted") and failure.get("exit_code") not in _STOP_CODES
+
+
+def refuse_retry(workflow_dir: Path, rule: str, failure: dict[str, Any]) -> str | None:
+    """Why the launcher ends Snakemake's retry at once instead of running the experiment again, or None:
+    ``failure`` (its failure record) is from this run, and ``sfgen cancel`` stopped it, or it was not a stop
+    (the launcher was signalled, or the experiment ended by SIGTERM, SIGINT or SIGHUP, which Slurm may send
+    it directly)."""
+    run = os.environ.get(RUN_ID_ENV)
+    if not (run and failure.get("slurm_run") == run):
+        return None
+    if cancelled(workflow_dir, rule, failure.get("slurm_job_id")):
+        return "cancelled with sfgen cancel earlier in this run: not run again"
+    if not failure.get("interrupted") and failure.get("exit_code") not in _STOP_CODES:
+        return f"failed on its own earlier in this run (exit {failure.get('exit_code')}): not run again"
+    return None

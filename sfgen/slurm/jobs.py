@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sfgen.exceptions import ClusterQueryError
-from sfgen.layout import SLURM_BUNDLES_DIR, slurm_bundle
+from sfgen.layout import CANCEL_REQUESTS_DIR, SLURM_BUNDLES_DIR, slurm_bundle
 from sfgen.markers import read_record
 
 QUERY_TIMEOUT_S = 30
@@ -83,13 +83,20 @@ def live_jobs(workflow_dir: Path) -> dict[str, SlurmJob]:
     return live
 
 
-def forget_ended_bundles(workflow_dir: Path, live: dict[str, SlurmJob]) -> None:
-    """Remove the records of bundles that have no live job (while no Snakemake submits: at its start)."""
+def forget_ended(workflow_dir: Path, live: dict[str, SlurmJob]) -> None:
+    """Remove the records of bundles, and the cancel requests, whose job is not live (while no Snakemake
+    submits: at its start)."""
     keep = {f"{job.bundle}.json" for job in live.values() if job.bundle}
     with suppress(FileNotFoundError):
         for entry in os.scandir(workflow_dir / SLURM_BUNDLES_DIR):
             if entry.name.endswith(".json") and entry.name not in keep:
                 os.unlink(entry.path)
+    with suppress(FileNotFoundError):
+        for entry in os.scandir(workflow_dir / CANCEL_REQUESTS_DIR):
+            job = live.get(entry.name)
+            with suppress(OSError):
+                if job is None or Path(entry.path).read_text().strip() != job.job_id:
+                    os.unlink(entry.path)
 
 
 def cancel(job_ids: list[str]) -> None:

@@ -34,8 +34,8 @@ from sfgen.exceptions import ClusterQueryError
 from sfgen.explog import note, now
 from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.parse_time import job_options
-from sfgen.slurm.job import JOB_LABEL, RUN_ID_ENV
-from sfgen.slurm.jobs import SlurmJob, forget_ended_bundles, job_order, live_jobs, rename
+from sfgen.slurm.job import JOB_LABEL, RUN_ID_ENV, cancelled, refuse_retry
+from sfgen.slurm.jobs import SlurmJob, forget_ended, job_order, live_jobs, rename
 from sfgen.slurm.pack import Packer
 from sfgen.snakefile import find_experiment
 
@@ -106,7 +106,7 @@ class Follower:
                  "runs (its launcher will not run it twice)")
             live = {}
         else:
-            forget_ended_bundles(workflow_dir, live)
+            forget_ended(workflow_dir, live)
         self.live: dict[str, SlurmJob] = {rule: job for rule, job in live.items() if not self._done(rule)}
         self.renamed: set[str] = set()  # a bundle's job is renamed once for all its experiments
 
@@ -158,9 +158,14 @@ class Follower:
         recorded = read_record(self.workflow_dir / spec.failure) or {}
         if job_id is not None and recorded.get("slurm_job_id") == job_id:
             return False
+        if refuse_retry(self.workflow_dir, rule, recorded):  # a retry its launcher ended at once: keep why
+            return False
         said = (message or "").strip().splitlines()
         why = said[0] if said else "no reason given"
-        if job_id is None:
+        stopped = cancelled(self.workflow_dir, rule, job_id)  # by sfgen cancel: this run's retries keep off it
+        if stopped:
+            reason = f"cancelled with sfgen cancel before it started (Slurm job {job_id})"
+        elif job_id is None:
             reason = f"the experiment could not be submitted to Slurm: {why}"
         elif state := re.search(r"SLURM status is: '(\w+)'", why):  # the plugin's words (2.x)
             reason = f"Slurm job {job_id} ended {state.group(1)} before the experiment could run"
@@ -172,11 +177,12 @@ class Follower:
             spec,
             slurm_job_id=job_id,
             job=f"{JOB_LABEL} {job_id}" if job_id is not None else None,
+            slurm_run=os.environ.get(RUN_ID_ENV) if stopped else None,
             exit_code=None,
             start=None,
             end=now(),
             duration_s=None,
-            interrupted=False,
+            interrupted=stopped,
             reason=reason,
             job_log=os.path.relpath(job_log, self.workflow_dir) if job_log else None,
         )
