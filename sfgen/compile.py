@@ -30,7 +30,6 @@ from sfgen.snakefile import read_run_name, render
 from sfgen.spec import ExperimentSpec
 
 
-
 @dataclass
 class Compiled:
     """What a compile wrote and found: the experiments, and finished ones whose command changed since."""

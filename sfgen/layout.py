@@ -16,7 +16,7 @@ finds a file through here, so moving one means editing one line.
     .sfgen/slots/                                GPU slots (option slot_dir; may be shared)
     .sfgen/slurm/RULE.sh                         a Slurm job's script, from the sbatch template
     .sfgen/slurm-bundles/TOKEN.json              the experiments of a Slurm job packing several
-    .sfgen/cancel/RULE                           ``sfgen cancel`` asks a bundle's job to stop RULE alone
+    .sfgen/cancel/RULE                           the Slurm job ``sfgen cancel`` stopped RULE in
     .sfgen/ngc/JOBID.json, rules/RULE.json       NGC job records, and each experiment's latest job
     .snakemake/slurm_logs/rule_RULE/JOBID.log    Slurm's job logs (the slurm plugin's default dir)
     .snakemake/slurm_logs/bundles/JOBID.log      ... of a job packing several experiments

@@ -41,9 +41,14 @@ def save(workflow_dir: Path, record: dict[str, Any]) -> None:
     write_record(path(workflow_dir, record["job_id"]), record)
 
 
+def job_name(job_id: str) -> str:
+    """How records and views name the job: ``NGC job 42``."""
+    return f"{JOB_LABEL} {job_id}"
+
+
 def point(workflow_dir: Path, rule: str, job: str) -> None:
     """Make ``job`` the latest job of the experiment ``rule`` (``job``: how views name it)."""
-    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job, "job": f"{JOB_LABEL} {job}"})
+    write_record(workflow_dir / JOBS_DIR / "rules" / f"{rule}.json", {"job_id": job, "job": job_name(job)})
 
 
 def latest(workflow_dir: Path, rule: str) -> dict[str, Any] | None:

@@ -78,7 +78,7 @@ def _finish(workflow_dir: Path, record: dict[str, Any], info: api.JobInfo, verdi
     result = attempt_record(
         spec,
         ngc_job_id=record["job_id"],
-        job=f"{jobs.JOB_LABEL} {record['job_id']}",
+        job=jobs.job_name(record["job_id"]),
         ngc_status=info.status,
         exit_code=exit_code,
         submitted=record["submitted"],

@@ -44,8 +44,6 @@ def log_dir(options: dict[str, Any]) -> str:
 def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> int:
     """``--slurm_print_only``: print what would be submitted, per Slurm job, submit nothing, write nothing."""
     options = compile_options(options, Path.cwd())
-    resources = rule_resources(options)
-    flags = shlex.join(sbatch_flags(resources))
     workdir = os.path.abspath(os.path.join(os.getcwd(), options["workdir"]))
     text = options.get("slurm_sbatch_template")
     if text is None:
@@ -56,6 +54,8 @@ def print_submissions(specs: list[ExperimentSpec], options: dict[str, Any]) -> i
         how = "runs the template, $CMD being"
     per_job = options["slurm_experiments_per_job"]
     if per_job == 1:
+        resources = rule_resources(options)
+        flags = shlex.join(sbatch_flags(resources))
         print(
             f"sfgen: print only, nothing submitted or written: {len(specs)} experiments, each one Slurm job that "
             "Snakemake's slurm executor (snakemake --profile profiles/slurm) would submit as:"

@@ -8,9 +8,10 @@ checked is at most experiments_per_gpu; with -1 every experiment sees all of the
 its experiment exactly what it does in a job of its own (log, marker, failure record, its whole process
 tree), so bundle-mates never share a fate: one failing leaves the others' markers. A signal to the job
 (its time limit, scancel) reaches every launcher, and a launcher stops its experiment if this runner
-dies; ``sfgen cancel NAME`` stops one experiment alone through a request file naming this job, which this
-runner looks for every second. The job exits 0 only if every experiment did, so Slurm shows a bundle with a failure as FAILED;
-Snakemake's side then counts each experiment by its own marker (``sfgen.slurm.session``).
+dies; ``sfgen cancel NAME`` stops one experiment alone through a request file naming this job, which
+this runner looks for every second. The job exits 0 only if every experiment did, so Slurm shows a
+bundle with a failure as FAILED; Snakemake's side then counts each experiment by its own marker
+(``sfgen.slurm.session``).
 """
 
 from __future__ import annotations

@@ -36,12 +36,16 @@ def command(workflow_dir: Path, spec: ExperimentSpec, options: dict[str, Any]) -
     return job_command(workflow_dir, spec, options)
 
 
+def job_name(job_id: str | None) -> str | None:
+    """How records and views name the job: ``Slurm job 12``."""
+    return f"{JOB_LABEL} {job_id}" if job_id else None
+
+
 def record_fields() -> dict[str, Any]:
     """What the marker and failure record keep of the job: its id, the run that submitted it, and ``job``,
     how any view names it."""
     job_id = os.environ.get("SLURM_JOB_ID")
-    job = f"{JOB_LABEL} {job_id}" if job_id else None
-    return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": job}
+    return {"slurm_job_id": job_id, "slurm_run": os.environ.get(RUN_ID_ENV), "job": job_name(job_id)}
 
 
 def cancelled(workflow_dir: Path, rule: str, job_id: str | None) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sfgen.exceptions import ClusterQueryError
 from sfgen.layout import CANCEL_REQUESTS_DIR, SLURM_BUNDLES_DIR, slurm_bundle
 from sfgen.markers import read_record
+from sfgen.slurm.job import cancelled
 
 QUERY_TIMEOUT_S = 30
 BUNDLE_COMMENT = "sfgen_bundle_"
@@ -94,8 +95,8 @@ def forget_ended(workflow_dir: Path, live: dict[str, SlurmJob]) -> None:
     with suppress(FileNotFoundError):
         for entry in os.scandir(workflow_dir / CANCEL_REQUESTS_DIR):
             job = live.get(entry.name)
-            with suppress(OSError):
-                if job is None or Path(entry.path).read_text().strip() != job.job_id:
+            if job is None or not cancelled(workflow_dir, entry.name, job.job_id):
+                with suppress(OSError):
                     os.unlink(entry.path)
 
 

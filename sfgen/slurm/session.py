@@ -34,7 +34,7 @@ from sfgen.exceptions import ClusterQueryError
 from sfgen.explog import note, now
 from sfgen.markers import attempt_record, read_record, write_record
 from sfgen.parse_time import job_options
-from sfgen.slurm.job import JOB_LABEL, RUN_ID_ENV, cancelled, refuse_retry
+from sfgen.slurm.job import RUN_ID_ENV, cancelled, job_name, refuse_retry
 from sfgen.slurm.jobs import SlurmJob, forget_ended, job_order, live_jobs, rename
 from sfgen.slurm.pack import Packer
 from sfgen.snakefile import find_experiment
@@ -176,7 +176,7 @@ class Follower:
         record = attempt_record(
             spec,
             slurm_job_id=job_id,
-            job=f"{JOB_LABEL} {job_id}" if job_id is not None else None,
+            job=job_name(job_id),
             slurm_run=os.environ.get(RUN_ID_ENV) if stopped else None,
             exit_code=None,
             start=None,
